@@ -1,0 +1,89 @@
+//! Small helpers between host vectors and Burn tensors, shared by every module.
+
+use burn::prelude::{Device, Int, Tensor, TensorData};
+use burn::tensor::{DType, TensorCreationOptions};
+
+use crate::error::{Error, Result};
+
+/// An `n x d` f32 tensor from a row-major host vector.
+pub fn from_rows(values: Vec<f32>, n: usize, d: usize, device: &Device) -> Tensor<2> {
+    debug_assert_eq!(values.len(), n * d);
+    Tensor::from_data(TensorData::new(values, [n, d]), device)
+}
+
+/// An `n x d` f64 tensor from a row-major host vector.
+pub fn from_rows_f64(values: Vec<f64>, n: usize, d: usize, device: &Device) -> Tensor<2> {
+    debug_assert_eq!(values.len(), n * d);
+    Tensor::from_data(
+        TensorData::new(values, [n, d]),
+        TensorCreationOptions::new(device.clone()).with_dtype(DType::F64),
+    )
+}
+
+/// A 1-D int tensor from host indices.
+pub fn indices(values: &[usize], device: &Device) -> Tensor<1, Int> {
+    let v: Vec<i64> = values.iter().map(|&i| i as i64).collect();
+    let n = v.len();
+    Tensor::from_data(TensorData::new(v, [n]), device)
+}
+
+/// The tensor's values on the host as f32, row-major.
+pub fn to_vec_f32<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .into_vec::<f32>()
+        .expect("converted to f32")
+}
+
+/// The tensor's values on the host as f64, row-major.
+pub fn to_vec_f64<const D: usize>(t: Tensor<D>) -> Vec<f64> {
+    t.into_data()
+        .convert::<f64>()
+        .into_vec::<f64>()
+        .expect("converted to f64")
+}
+
+/// The int tensor's values on the host.
+pub fn to_vec_usize<const D: usize>(t: Tensor<D, Int>) -> Vec<usize> {
+    t.into_data()
+        .convert::<i64>()
+        .into_vec::<i64>()
+        .expect("converted to i64")
+        .into_iter()
+        .map(|v| v as usize)
+        .collect()
+}
+
+/// Squared Euclidean distances between the rows of `x` (n x d) and `w` (k x d): n x k.
+///
+/// Uses `||x||^2 + ||w||^2 - 2 x w^T`, one GEMM, clamped at zero against rounding.
+pub fn sq_distances(x: Tensor<2>, w: Tensor<2>) -> Tensor<2> {
+    let x2 = x.clone().square().sum_dim(1); // n x 1
+    let w2 = w.clone().square().sum_dim(1).transpose(); // 1 x k
+    let cross = x.matmul(w.transpose());
+    (x2 + w2 - cross * 2.0).clamp_min(0.0)
+}
+
+/// Fails with [`Error::NonFinite`] when a host slice holds NaN or infinity.
+pub fn check_finite(values: &[f32], what: &str, fix: &'static str) -> Result<()> {
+    match values.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(Error::NonFinite {
+            what: format!("{what} (first at flat index {i}: {})", values[i]),
+            fix,
+        }),
+    }
+}
+
+/// Fails with [`Error::NonFinite`] when a tensor holds NaN or infinity (one device reduction).
+pub fn check_finite_tensor<const D: usize>(t: &Tensor<D>, what: &str, fix: &'static str) -> Result<()> {
+    let finite = t.clone().is_finite().all().into_scalar::<bool>();
+    if finite {
+        Ok(())
+    } else {
+        Err(Error::NonFinite {
+            what: what.to_string(),
+            fix,
+        })
+    }
+}

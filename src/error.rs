@@ -31,7 +31,9 @@ pub enum Error {
         fix: &'static str,
     },
     /// Data with no samples.
-    #[error("empty data in {what}: at least one sample is needed. Fix: check the data path and split")]
+    #[error(
+        "empty data in {what}: at least one sample is needed. Fix: check the data path and split"
+    )]
     EmptyData { what: &'static str },
     /// NaN or infinite values.
     #[error("non-finite value (NaN or infinity) in {what}. {fix}")]

@@ -35,7 +35,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = temp_sibling(path);
     let result = (|| {
         let mut f = fs::File::create(&tmp).map_err(|e| Error::io("create", path, e))?;
-        f.write_all(bytes).map_err(|e| Error::io("write", path, e))?;
+        f.write_all(bytes)
+            .map_err(|e| Error::io("write", path, e))?;
         f.sync_all().map_err(|e| Error::io("sync", path, e))?;
         fs::rename(&tmp, path).map_err(|e| Error::io("rename into place", path, e))
     })();

@@ -31,7 +31,7 @@ pub fn indices(values: &[usize], device: &Device) -> Tensor<1, Int> {
 pub fn to_vec_f32<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data()
         .convert::<f32>()
-        .into_vec::<f32>()
+        .try_into_vec::<f32>()
         .expect("converted to f32")
 }
 
@@ -39,7 +39,7 @@ pub fn to_vec_f32<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 pub fn to_vec_f64<const D: usize>(t: Tensor<D>) -> Vec<f64> {
     t.into_data()
         .convert::<f64>()
-        .into_vec::<f64>()
+        .try_into_vec::<f64>()
         .expect("converted to f64")
 }
 
@@ -47,7 +47,7 @@ pub fn to_vec_f64<const D: usize>(t: Tensor<D>) -> Vec<f64> {
 pub fn to_vec_usize<const D: usize>(t: Tensor<D, Int>) -> Vec<usize> {
     t.into_data()
         .convert::<i64>()
-        .into_vec::<i64>()
+        .try_into_vec::<i64>()
         .expect("converted to i64")
         .into_iter()
         .map(|v| v as usize)
@@ -76,7 +76,11 @@ pub fn check_finite(values: &[f32], what: &str, fix: &'static str) -> Result<()>
 }
 
 /// Fails with [`Error::NonFinite`] when a tensor holds NaN or infinity (one device reduction).
-pub fn check_finite_tensor<const D: usize>(t: &Tensor<D>, what: &str, fix: &'static str) -> Result<()> {
+pub fn check_finite_tensor<const D: usize>(
+    t: &Tensor<D>,
+    what: &str,
+    fix: &'static str,
+) -> Result<()> {
     let finite = t.clone().is_finite().all().into_scalar::<bool>();
     if finite {
         Ok(())

@@ -1,0 +1,43 @@
+//! Subcommands of the `invsom` binary, one file each.
+
+mod common;
+mod demo;
+mod info;
+mod train;
+
+use clap::{Parser, Subcommand};
+
+pub use common::Global;
+
+/// invsom: Self-Organizing Maps on Burn that can be inverted.
+///
+/// Trains maps on CPU or GPU, recovers inputs exactly from a map's activations, and moves inputs
+/// along MUSIC trajectories toward a chosen prototype or class. Run with no command for the demo.
+#[derive(Parser, Debug)]
+#[command(name = "invsom", version, about, long_about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train a map on the embedded MNIST sample and write pictures (what `cargo run --release` runs).
+    Demo(demo::DemoArgs),
+    /// Train a map and save it as a model directory.
+    Train(train::TrainArgs),
+    /// Describe a saved map: sizes, schedule, quality, labels.
+    Info(info::InfoArgs),
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None => demo::run(&cli.global, &demo::DemoArgs::default()),
+        Some(Command::Demo(args)) => demo::run(&cli.global, &args),
+        Some(Command::Train(args)) => train::run(&cli.global, &args),
+        Some(Command::Info(args)) => info::run(&cli.global, &args),
+    }
+}

@@ -25,6 +25,7 @@ pub mod data;
 pub mod error;
 pub mod inversion;
 pub mod io;
+pub mod linalg;
 pub mod metrics;
 pub mod music;
 pub mod records;

@@ -29,10 +29,12 @@
 mod config;
 mod init;
 mod model;
+mod parallel;
 mod queries;
 mod train;
 
 pub use config::{Init, SomConfig, TrainConfig, TrainMode};
 pub use model::{Som, SomMeta};
+pub use parallel::train_data_parallel;
 pub use queries::UnitLabels;
 pub use train::{train, train_tensor, EpochReport, TrainReport};

@@ -91,3 +91,18 @@ pub fn check_finite_tensor<const D: usize>(
         })
     }
 }
+
+/// Whether the device computes in f64 (flex does; most wgpu adapters do not).
+pub fn supports_f64(device: &Device) -> bool {
+    let probe = std::panic::catch_unwind(|| {
+        let t = Tensor::<1>::from_data(
+            TensorData::new(vec![1.0f64 + 1e-12, 1.0], [2]),
+            TensorCreationOptions::new(device.clone()).with_dtype(DType::F64),
+        );
+        let d = (t.clone().slice(0..1) - t.slice(1..2))
+            .into_data()
+            .convert::<f64>();
+        d.try_into_vec::<f64>().map(|v| v[0]).unwrap_or(0.0)
+    });
+    matches!(probe, Ok(v) if v > 0.5e-12)
+}

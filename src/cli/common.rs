@@ -66,9 +66,9 @@ pub struct DataArgs {
     /// e.g. ../shared/data/mnist. Without it, the embedded MNIST sample is used.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Which split of --data-dir: train or test.
-    #[arg(long, default_value = "train")]
-    pub split: String,
+    /// Which split of --data-dir: train or test [default: train for training, test otherwise].
+    #[arg(long)]
+    pub split: Option<String>,
     /// An IDX images file (instead of --data-dir), e.g. faces/orl-images-idx3-ubyte.gz.
     #[arg(long, conflicts_with = "data_dir")]
     pub images: Option<PathBuf>,
@@ -84,15 +84,25 @@ pub struct DataArgs {
 }
 
 impl DataArgs {
-    /// Loads the samples these options name.
+    /// Loads the samples these options name (training split and embedded training digits by
+    /// default).
     pub fn load(&self) -> anyhow::Result<Samples> {
+        self.load_or(Split::Train)
+    }
+
+    /// Loads the samples these options name; without --split or any source, `default` picks
+    /// the split and the embedded set (mnist or mnist-test).
+    pub fn load_or(&self, default: Split) -> anyhow::Result<Samples> {
         let samples = if let Some(dir) = &self.data_dir {
-            let split: Split = self.split.parse()?;
-            data::load_split(dir, split)?
+            data::load_split(dir, self.split(default)?)?
         } else if let Some(images) = &self.images {
             data::load_idx_pair(images, self.labels.as_deref())?
         } else {
-            fixture(self.fixture.as_deref().unwrap_or("mnist"))?
+            let embedded = match self.split(default)? {
+                Split::Train => "mnist",
+                Split::Test => "mnist-test",
+            };
+            fixture(self.fixture.as_deref().unwrap_or(embedded))?
         };
         Ok(match self.limit {
             Some(0) => bail!("--limit 0 leaves no samples. Fix: give a positive limit"),
@@ -101,10 +111,21 @@ impl DataArgs {
         })
     }
 
+    fn split(&self, default: Split) -> anyhow::Result<Split> {
+        Ok(match &self.split {
+            Some(s) => s.parse()?,
+            None => default,
+        })
+    }
+
     /// A short description of the source for reports.
     pub fn describe(&self) -> String {
         if let Some(dir) = &self.data_dir {
-            format!("{} ({})", dir.display(), self.split)
+            format!(
+                "{} ({})",
+                dir.display(),
+                self.split.as_deref().unwrap_or("default split")
+            )
         } else if let Some(images) = &self.images {
             images.display().to_string()
         } else {
@@ -137,4 +158,39 @@ pub fn ensure_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 pub fn command_line() -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
     format!("invsom {}", args.join(" "))
+}
+
+/// A saved map and data scaled as the map expects, with the dimensions checked.
+pub struct MapAndData {
+    pub som: invsom::som::Som,
+    pub data: Samples,
+    pub device: Device,
+}
+
+/// Loads the model in `model` and the data `data` names (scaled with the model's scaling).
+pub fn load_map_and_data(
+    global: &Global,
+    model: &std::path::Path,
+    data: &DataArgs,
+    default: Split,
+) -> anyhow::Result<MapAndData> {
+    let device = global.device()?;
+    let (som, _) = invsom::records::load(model, &device)?;
+    let mut samples = data.load_or(default)?;
+    if samples.d_input != som.d_input() {
+        bail!(
+            "the data has {} features per sample but the map '{}' expects {}. Fix: use data of the kind the map was trained on",
+            samples.d_input,
+            model.display(),
+            som.d_input()
+        );
+    }
+    if let Some(s) = &som.meta().scaling {
+        s.apply(&mut samples);
+    }
+    Ok(MapAndData {
+        som,
+        data: samples,
+        device,
+    })
 }

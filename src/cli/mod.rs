@@ -3,6 +3,7 @@
 mod common;
 mod demo;
 mod info;
+mod invert;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +31,8 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Describe a saved map: sizes, schedule, quality, labels.
     Info(info::InfoArgs),
+    /// Recover inputs from the map's activations; report rank, conditioning and errors.
+    Invert(invert::InvertArgs),
 }
 
 /// Runs the parsed command line.
@@ -39,5 +42,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Demo(args)) => demo::run(&cli.global, &args),
         Some(Command::Train(args)) => train::run(&cli.global, &args),
         Some(Command::Info(args)) => info::run(&cli.global, &args),
+        Some(Command::Invert(args)) => invert::run(&cli.global, &args),
     }
 }

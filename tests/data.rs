@@ -81,7 +81,7 @@ fn every_malformed_file_is_a_clear_error() {
     assert!(idx_reason(parse_idx(&good[..good.len() - 2], name)).contains("truncated payload"));
     let mut trailing = good.clone();
     trailing.push(0);
-    assert!(idx_reason(parse_idx(&trailing, name)).contains("1 trailing bytes"));
+    assert!(idx_reason(parse_idx(&trailing, name)).contains("1 trailing byte(s)"));
     assert!(idx_reason(parse_idx(&gzip(&trailing), name)).contains("trailing"));
     let mut corrupt = gzip(&good);
     let mid = corrupt.len() / 2;

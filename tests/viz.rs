@@ -137,3 +137,80 @@ fn save_is_atomic_and_reports_unwritable_paths() {
         other => panic!("expected Io, got {other:?}"),
     }
 }
+
+/// Writes example pictures of every kind from the embedded fixtures, for looking at by eye:
+/// `cargo test --features wgpu --test viz -- --ignored`, pictures in `target/viz-gallery/`.
+#[test]
+#[ignore = "writes pictures for visual inspection"]
+fn gallery() {
+    use invsom::data::{fixtures, mixture::GaussianMixture};
+    let out = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/viz-gallery");
+    let digits = fixtures::mnist_train();
+    let tiles: Vec<&[f32]> = (0..40).map(|i| digits.row(i)).collect();
+    image_grid(&tiles, [28, 28], 10, 2, 2)
+        .save_png(&out.join("digits.png"))
+        .unwrap();
+    let faces = fixtures::lfw();
+    let tiles: Vec<&[f32]> = (0..200).map(|i| faces.row(i)).collect();
+    image_grid(&tiles, [25, 25], 20, 2, 1)
+        .save_png(&out.join("lfw.png"))
+        .unwrap();
+    let rows: Vec<Vec<&[f32]>> = (0..3)
+        .map(|r| (0..8).map(|c| digits.row(r * 8 + c)).collect())
+        .collect();
+    strips(&rows, [28, 28], 2, 2)
+        .save_png(&out.join("strips.png"))
+        .unwrap();
+    let u: Vec<f32> = (0..80)
+        .map(|i| ((i % 10) as f32 - 4.5).powi(2) + (i / 10) as f32)
+        .collect();
+    heatmap(&u, 8, 10, false, 24)
+        .save_png(&out.join("heatmap-rect.png"))
+        .unwrap();
+    heatmap(&u, 8, 10, true, 24)
+        .save_png(&out.join("heatmap-hex.png"))
+        .unwrap();
+    let mix = GaussianMixture {
+        n_components: 4,
+        d_input: 2,
+        spread: 10.0,
+        sigma: 0.8,
+        seed: 1,
+    };
+    let s = mix.sample(400).unwrap();
+    let points: Vec<[f32; 2]> = (0..s.n_samples)
+        .map(|i| [s.row(i)[0], s.row(i)[1]])
+        .collect();
+    let (rows_, cols_) = (3, 4);
+    let protos: Vec<[f32; 2]> = (0..rows_ * cols_)
+        .map(|u| {
+            [
+                1.0 + 8.0 * (u % cols_) as f32 / 3.0,
+                1.0 + 8.0 * (u / cols_) as f32 / 2.0,
+            ]
+        })
+        .collect();
+    let mut edges = Vec::new();
+    for u in 0..rows_ * cols_ {
+        if u % cols_ + 1 < cols_ {
+            edges.push((u, u + 1));
+        }
+        if u + cols_ < rows_ * cols_ {
+            edges.push((u, u + cols_));
+        }
+    }
+    let path = (
+        vec![[0.0, 0.0], [3.0, 2.0], [5.0, 5.0], [9.0, 6.0]],
+        [220, 0, 120],
+    );
+    scatter2d(
+        &points,
+        s.labels.as_deref().unwrap(),
+        &protos,
+        &edges,
+        &[path],
+        500,
+    )
+    .save_png(&out.join("scatter.png"))
+    .unwrap();
+}

@@ -163,7 +163,7 @@ fn parse_stream(reader: &mut impl Read, name: &Path) -> Result<IdxArray> {
         };
         return Err(idx_error(
             name,
-            format!("{more}{n_trailing} trailing bytes after the {expected}-byte payload of dimensions {dims:?}"),
+            format!("{more}{n_trailing} trailing byte(s) after the {expected}-byte payload of dimensions {dims:?}"),
         ));
     }
     Ok(IdxArray { dims, data })
@@ -282,7 +282,7 @@ mod tests {
         raw.pop();
         assert!(reason(parse_idx(&raw, name())).contains("truncated payload"));
         raw.extend_from_slice(&[1, 2, 3]);
-        assert!(reason(parse_idx(&raw, name())).contains("2 trailing bytes"));
+        assert!(reason(parse_idx(&raw, name())).contains("2 trailing byte(s)"));
     }
 
     #[test]

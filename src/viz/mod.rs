@@ -448,7 +448,7 @@ pub fn scatter2d(
             }
         }
     }
-    let dot = (size / 200).max(2);
+    let dot = (size / 160).max(3);
     for (i, &p) in points.iter().enumerate() {
         if p[0].is_finite() && p[1].is_finite() {
             let label = labels.get(i).copied().unwrap_or(0) as usize;

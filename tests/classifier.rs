@@ -326,3 +326,29 @@ fn downsample_averages_blocks_by_hand() {
     let plain = Samples::new(vec![0.0; 4], 1, 4).unwrap();
     assert!(matches!(downsample(&plain, 2), Err(Error::Shape { .. })));
 }
+
+/// The committed models load and still classify real images (guards the saved format).
+#[test]
+fn committed_models_classify_the_embedded_fixtures() {
+    let device = Device::flex();
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/classifiers");
+    let mnist = Classifier::load(&models.join("mnist"), &device).unwrap();
+    let digits = invsom::data::fixtures::mnist_test();
+    let accuracy = mnist.accuracy(&digits, &device).unwrap();
+    assert!(
+        accuracy >= 0.97,
+        "MNIST classifier: {accuracy} on 1000 test digits"
+    );
+
+    let lfw = Classifier::load(&models.join("lfw"), &device).unwrap();
+    let crops = invsom::data::fixtures::lfw();
+    let accuracy = lfw.accuracy(&crops, &device).unwrap();
+    assert!(
+        accuracy >= 0.9,
+        "LFW classifier: {accuracy} on its 200 crops"
+    );
+
+    let orl = Classifier::load(&models.join("orl"), &device).unwrap();
+    assert_eq!(orl.config().image_shape, [28, 23]);
+    assert_eq!(orl.config().n_classes, 40);
+}

@@ -8,7 +8,12 @@ use clap::Args;
 use serde_json::json;
 
 use invsom::data::fixtures;
+use invsom::inversion::{
+    relative_errors, ErrorSummary, InversionConfig, InversionOperator, Precision,
+};
+use invsom::music::{self, MusicConfig, MusicMap, Target};
 use invsom::som::{self, SomConfig, TrainConfig};
+use invsom::tensor::{from_rows, to_vec_f64};
 use invsom::viz;
 
 use super::common::{ensure_dir, Global};
@@ -70,7 +75,62 @@ pub fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<()> {
     viz::heatmap(&hits, args.side, args.side, hexagonal, 12).save_png(&hitmap)?;
 
     let test_set = fixtures::mnist_test();
-    let test_qe = som.quantization_error(&test_set.to_tensor(&device));
+    let test_x = test_set.to_tensor(&device);
+    let test_qe = som.quantization_error(&test_x);
+
+    // Inversion: recover held-out digits from their activations alone.
+    let operator = InversionOperator::new(&som.codebook(), &InversionConfig::default())?;
+    let activations = if invsom::tensor::supports_f64(&device) {
+        som.activations_f64(test_x.clone())?
+    } else {
+        som.activations(test_x.clone())?
+    };
+    let precision = if invsom::tensor::supports_f64(&device) {
+        Precision::F64
+    } else {
+        Precision::F32
+    };
+    let recovered = to_vec_f64(operator.invert(activations, precision)?.inputs);
+    let errors = ErrorSummary::of(&relative_errors(
+        &test_set.values,
+        &recovered,
+        test_set.d_input,
+    ));
+    let d = test_set.d_input;
+    let n_show = 12;
+    let recovered32: Vec<f32> = recovered[..n_show * d].iter().map(|&v| v as f32).collect();
+    let originals: Vec<&[f32]> = (0..n_show).map(|i| test_set.row(i)).collect();
+    let rebuilt: Vec<&[f32]> = recovered32.chunks(d).collect();
+    let inversion = args.out.join("inversion.png");
+    viz::strips(&[originals, rebuilt], shape, 2, 2).save_png(&inversion)?;
+
+    // MUSIC: walk the first held-out digit toward another class, next to the straight line.
+    let start = test_set.row(0).to_vec();
+    let start_class = test_set.label(0).unwrap_or(0);
+    let target_class = (start_class + 1) % 10;
+    let map = MusicMap::from_som(&som);
+    let music_config = MusicConfig::default();
+    let trajectory = music::trajectories(
+        &map,
+        from_rows(start.clone(), 1, d, &device),
+        &[Target::Class(target_class)],
+        None,
+        &music_config,
+    )?
+    .remove(0);
+    let end = trajectory
+        .points
+        .last()
+        .cloned()
+        .unwrap_or_else(|| start.clone());
+    let n_frames = 10;
+    let pick = |i: usize| &trajectory.points[i * (trajectory.points.len() - 1) / (n_frames - 1)];
+    let music_row: Vec<&[f32]> = (0..n_frames).map(|i| pick(i).as_slice()).collect();
+    let line = music::linear_interpolation(&start, &end, n_frames);
+    let line_row: Vec<&[f32]> = line.iter().map(|v| v.as_slice()).collect();
+    let walk = args.out.join("music-vs-linear.png");
+    viz::strips(&[music_row, line_row], shape, 2, 2).save_png(&walk)?;
+    let end_class = som.predict(&from_rows(end.clone(), 1, d, &device))?[0];
     let value = json!({
         "out": args.out,
         "rows": args.side, "cols": args.side,
@@ -79,7 +139,16 @@ pub fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<()> {
         "train_qe": report.qe, "train_te": report.te, "test_qe": test_qe,
         "label_purity": labels.purity,
         "train_seconds": report.seconds,
-        "pictures": [prototypes, umatrix, hitmap],
+        "inversion_rank": operator.diagnostics().rank,
+        "inversion_exact": operator.diagnostics().exact,
+        "inversion_median_rel_error": errors.median,
+        "inversion_max_rel_error": errors.max,
+        "music_from_class": start_class,
+        "music_to_class": target_class,
+        "music_steps": trajectory.steps,
+        "music_reached": trajectory.reached,
+        "music_end_unit_class": end_class,
+        "pictures": [prototypes, umatrix, hitmap, inversion, walk],
     });
     global.report(&value, || {
         println!(
@@ -89,6 +158,24 @@ pub fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<()> {
         println!("wrote {}", prototypes.display());
         println!("wrote {}", umatrix.display());
         println!("wrote {}", hitmap.display());
+        let diag = operator.diagnostics();
+        println!(
+            "inversion of {} held-out digits ({}): rank {} of {}, median relative error {:.2e}, max {:.2e}",
+            test_set.n_samples,
+            precision.name(),
+            diag.rank,
+            diag.d_input,
+            errors.median,
+            errors.max
+        );
+        println!("wrote {} (originals above reconstructions)", inversion.display());
+        println!(
+            "MUSIC from a {start_class} toward class {target_class}: {} steps, target {}, the end point's unit is labelled {}",
+            trajectory.steps,
+            if trajectory.reached { "reached" } else { "not reached" },
+            end_class.map(|c| c.to_string()).unwrap_or_else(|| "-".into())
+        );
+        println!("wrote {} (MUSIC above, the straight line between the same end points below)", walk.display());
     });
     Ok(())
 }

@@ -30,6 +30,10 @@ pub struct InvertArgs {
     /// Tikhonov lambda relative to the largest squared singular value of the centred codebook.
     #[arg(long)]
     pub lambda_rel: Option<f64>,
+    /// Singular values below this fraction of the largest count as zero (their directions are
+    /// reported as lost instead of amplifying rounding errors).
+    #[arg(long, default_value_t = 1e-10)]
+    pub rank_rtol: f64,
     /// Arithmetic of the inversion product: f32 or f64.
     #[arg(long, default_value = "f64")]
     pub precision: String,
@@ -49,7 +53,9 @@ pub fn run(global: &Global, args: &InvertArgs) -> anyhow::Result<()> {
         Some(r) => Lambda::Relative(r),
         None => Lambda::Absolute(args.lambda),
     };
-    let config = InversionConfig::default().with_lambda(lambda);
+    let config = InversionConfig::default()
+        .with_lambda(lambda)
+        .with_rank_rtol(args.rank_rtol);
     let t0 = Instant::now();
     let operator = InversionOperator::new(&som.codebook(), &config)?;
     let build_seconds = t0.elapsed().as_secs_f64();

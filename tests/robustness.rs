@@ -241,7 +241,8 @@ fn saved_model() -> (tempfile::TempDir, Vec<u8>, Vec<u8>, Vec<u8>) {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 24,
+        // PROPTEST_CASES=N runs a longer fuzz by hand.
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(24),
         rng_seed: proptest::test_runner::RngSeed::Fixed(0x5eed_7),
         failure_persistence: None,
         ..ProptestConfig::default()

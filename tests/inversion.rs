@@ -106,6 +106,30 @@ fn full_rank_codebook_recovers_inputs_exactly() {
 }
 
 #[test]
+fn ill_conditioned_codebook_far_from_the_origin_stays_accurate() {
+    // Like a trained image map: a large common offset (centring rounds at eps * offset) and a
+    // direction in which the prototypes barely vary (s_min ~ 1e-6 s_max). Rounding must not be
+    // amplified by 1/s_min through the constant direction that P annihilates only in theory.
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let (k, d, n) = (12, 4, 10);
+    let shape = |v: Vec<f64>| -> Vec<f64> {
+        v.iter()
+            .enumerate()
+            .map(|(i, x)| 100.0 + if i % d == d - 1 { 1e-6 * x } else { *x })
+            .collect()
+    };
+    let w = shape(normal(k * d, &mut rng));
+    let x = shape(normal(n * d, &mut rng));
+    let op = operator(&w, k, d, &InversionConfig::default());
+    let diag = op.diagnostics();
+    assert!(diag.exact && diag.condition_number > 1e5, "{diag:?}");
+    let (rec, _) = invert(&op, &activations(&x, &w, d), n, Precision::F64);
+    // The last coordinate is only determined to about cond * eps * |a| / s_max; the others exactly.
+    let err = max(&relative_errors(&x, &rec, d));
+    assert!(err < 1e-9, "relative error {err:e}");
+}
+
+#[test]
 fn rank_deficient_hull_recovers_inside_and_certifies_outside() {
     // K = 10 prototypes on a 3-dimensional affine subspace of R^7.
     let mut rng = ChaCha8Rng::seed_from_u64(2);

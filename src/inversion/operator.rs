@@ -242,12 +242,23 @@ impl InversionOperator {
                 projector_t[i * d + j] = pt[(i, j)];
             }
         }
-        // P n / 2 in f64: the part of the product that does not depend on the sample.
+        // Mathematically P 1 = 0 because 1^T C = 0, but the rounding of the centring leaves
+        // 1^T C ~ eps, which the smallest singular values amplify into a large P 1. Only centred
+        // vectors ever reach P (the right-hand side is defined up to a constant), so remove the
+        // constant direction explicitly: P <- P (I - 1 1^T / K).
+        for j in 0..d {
+            let mean = (0..k).map(|i| projector_t[i * d + j]).sum::<f64>() / k as f64;
+            for i in 0..k {
+                projector_t[i * d + j] -= mean;
+            }
+        }
+        // P n / 2 in f64, with n centred for the same reason: the part of the product that does
+        // not depend on the sample.
         let mut y_offset = vec![0.0f64; d];
         for (i, &n_i) in norms.iter().enumerate() {
             let row = &projector_t[i * d..(i + 1) * d];
             for (o, p) in y_offset.iter_mut().zip(row) {
-                *o += 0.5 * n_i * p;
+                *o += 0.5 * (n_i - mean_norm) * p;
             }
         }
 

@@ -64,6 +64,20 @@ pub enum StepControl {
     },
 }
 
+/// The units in which the activation residual is linearized, which sets how much each unit weighs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RowScale {
+    /// Squared distances `a_k` (METHOD.md §3): rows `2 (x - w_k)`, so far units weigh more, and a
+    /// far target outweighs the preserved units near the point.
+    #[default]
+    SquaredDistance,
+    /// Distances `sqrt(a_k)`: rows are unit vectors and every unit weighs the same; the edit is
+    /// `-eta (d_k - sqrt(g_k))`. Near targets (lattice waypoints) are not drowned by the preserved
+    /// set's rows.
+    Distance,
+}
+
 /// Settings of MUSIC trajectories. `MusicConfig::default()` is the project's current best guess
 /// (METHOD.md §3: eta 0.1, 8 nearest preserved, lambda_rel 0.1); it is a reconstruction, not the
 /// paper's published rule.
@@ -95,6 +109,8 @@ pub struct MusicConfig {
     pub sheet_units: usize,
     /// Fixed or adaptive step.
     pub step_control: StepControl,
+    /// Squared-distance or distance rows.
+    pub row_scale: RowScale,
 }
 
 impl Default for MusicConfig {
@@ -111,6 +127,7 @@ impl Default for MusicConfig {
             residual: Residual::Move,
             sheet_units: 8,
             step_control: StepControl::Fixed,
+            row_scale: RowScale::SquaredDistance,
         }
     }
 }

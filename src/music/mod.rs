@@ -29,7 +29,7 @@ mod target;
 mod trajectory;
 
 pub use baseline::{global_edit_invert, linear_interpolation};
-pub use config::{EndPoint, MusicConfig, PreservedSet, Residual, StepControl};
+pub use config::{EndPoint, MusicConfig, PreservedSet, Residual, RowScale, StepControl};
 pub use progress::{resample_by_progress, Progress};
 pub use step::{candidate_mask, music_step, MusicStepper, StepOutput, StepTargets};
 pub use target::{MusicMap, Target};

@@ -16,7 +16,7 @@
 use burn::prelude::{Int, Tensor};
 use burn::tensor::DType;
 
-use super::config::{MusicConfig, PreservedSet};
+use super::config::{MusicConfig, PreservedSet, RowScale};
 use crate::error::{Error, Result};
 use crate::linalg::batched_spd_solve;
 use crate::tensor::{indices, sq_distances};
@@ -43,6 +43,10 @@ pub struct StepTargets {
     pub goal: Option<Tensor<2>>,
     /// Per-trajectory step fraction. `None`: `MusicConfig::eta` for all.
     pub eta: Option<Tensor<1>>,
+    /// `1` where unit `k` is left free (neither edited nor preserved), e.g. the units along a
+    /// lattice route that the point must pass. `None`: only the candidates are free of the
+    /// preserved set.
+    pub free: Option<Tensor<2>>,
 }
 
 impl StepTargets {
@@ -60,6 +64,7 @@ impl StepTargets {
             priority: None,
             goal: None,
             eta: None,
+            free: None,
         })
     }
 }
@@ -207,6 +212,11 @@ impl MusicStepper {
         let dist = sq_distances(x.clone(), self.codebook.clone()); // [N, K]
         let bmu = dist.clone().argmin(1).reshape([n]);
         let is_candidate = targets.candidates.clone().greater_elem(0.5); // [N, K]
+                                                                         // Units that may not be preserved: the candidates and the free units.
+        let unpreservable = match &targets.free {
+            Some(free) => (targets.candidates.clone() + free.clone()).clamp_max(1.0),
+            None => targets.candidates.clone(),
+        };
 
         // Edited targets: the `t` candidates of smallest priority.
         let t = self.cfg.target_nearest.min(k);
@@ -217,12 +227,12 @@ impl MusicStepper {
             .topk_with_indices(t, 1); // [N, t]
         let t_valid = t_neg.neg().lower_elem(VALID_BELOW).float().cast(dtype);
 
-        // Preserved units, never candidates.
+        // Preserved units, never candidates or free units.
         let (p_idx, p_valid) = match (&self.cfg.preserved, &self.grid_table) {
             (PreservedSet::GridNeighbourhood(_), Some((table, table_valid))) => {
                 let p_idx = table.clone().select(0, bmu.clone()); // [N, m]
                 let valid = table_valid.clone().select(0, bmu.clone()).cast(dtype);
-                let not_target = targets.candidates.clone().gather(1, p_idx.clone()).neg() + 1.0;
+                let not_target = unpreservable.gather(1, p_idx.clone()).neg() + 1.0;
                 (Some(p_idx), Some(valid * not_target.cast(dtype)))
             }
             (PreservedSet::Nearest(m), _) => {
@@ -232,7 +242,7 @@ impl MusicStepper {
                 } else {
                     let (p_neg, p_idx) = dist
                         .clone()
-                        .mask_fill(is_candidate, EXCLUDED)
+                        .mask_fill(unpreservable.greater_elem(0.5), EXCLUDED)
                         .neg()
                         .topk_with_indices(m, 1);
                     let valid = p_neg.neg().lower_elem(VALID_BELOW).float().cast(dtype);
@@ -282,12 +292,26 @@ impl MusicStepper {
             Some(eta) => eta.clone().cast(dtype).reshape([n, 1]),
             None => Tensor::full([n, 1], self.cfg.eta, (&device, dtype)),
         };
-        let gap = (a_s.clone() - goal_s) * edit_flag.clone(); // [N, s], zero off T
-        let da = gap.clone() * eta.neg();
-
-        // Damping scaled by the mean squared row over the real entries.
+        let gap = (a_s.clone() - goal_s.clone()) * edit_flag.clone(); // [N, s], zero off T
         let n_real = s_valid.clone().sum_dim(1).clamp_min(1.0); // [N, 1]
-        let lambda = row_sq.sum_dim(1).reshape([n, 1]) / n_real * self.cfg.lambda_rel; // [N, 1]
+        let (j, da, lambda) = match self.cfg.row_scale {
+            RowScale::SquaredDistance => {
+                // Damping scaled by the mean squared row over the real entries.
+                let lambda = row_sq.sum_dim(1).reshape([n, 1]) / n_real * self.cfg.lambda_rel;
+                (j, gap.clone() * eta.neg(), lambda)
+            }
+            RowScale::Distance => {
+                // Rows of d_k = sqrt(a_k): unit vectors (x - w_k) / d_k, so every unit weighs the
+                // same whatever its distance; the mean squared row is 1 (0 on padding).
+                let dist_s = a_s.clone().sqrt();
+                let inv = (dist_s.clone().clamp_min(1e-12) * 2.0).recip();
+                let j = j * inv.unsqueeze_dim::<3>(2);
+                let gap_d = (dist_s - goal_s.clamp_min(0.0).sqrt()) * edit_flag.clone();
+                let lambda = s_valid.clone().sum_dim(1) / n_real * self.cfg.lambda_rel;
+                (j, gap_d * eta.neg(), lambda)
+            }
+        };
+
         let eye = Tensor::<2>::eye(s, &device)
             .cast(dtype)
             .unsqueeze_dim::<3>(0); // [1, s, s]

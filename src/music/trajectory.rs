@@ -159,11 +159,11 @@ pub fn trajectories(
             .collect()
     };
 
-    // Lattice routes.
-    let mut legs: Vec<Leg> = (0..n)
+    // Lattice routes (empty without waypoints).
+    let routes: Vec<Vec<usize>> = (0..n)
         .map(|i| match cfg.waypoint_stride {
-            None => Leg::Final,
-            Some(stride) => {
+            None => Vec::new(),
+            Some(_) => {
                 let a = &dist0[i * k..(i + 1) * k];
                 let bmu = argmin(a);
                 let goal_unit = match &end {
@@ -172,9 +172,15 @@ pub fn trajectories(
                         nearest_units(&final_sets[i], &end_dist[i * k..(i + 1) * k], 1)[0]
                     }
                 };
-                let path = map.lattice().grid_path(bmu, goal_unit);
-                next_leg(path, 0, stride)
+                map.lattice().grid_path(bmu, goal_unit)
             }
+        })
+        .collect();
+    let mut legs: Vec<Leg> = routes
+        .iter()
+        .map(|route| match cfg.waypoint_stride {
+            Some(stride) if !route.is_empty() => next_leg(route.clone(), 0, stride),
+            _ => Leg::Final,
         })
         .collect();
 
@@ -199,7 +205,7 @@ pub fn trajectories(
         })
         .collect();
 
-    let mut targets_t = build_step_targets(&legs, &final_sets, &end, k, &device)?;
+    let mut targets_t = build_step_targets(&legs, &routes, &final_sets, &end, k, &device)?;
     for iter in 0..=cfg.max_steps {
         if !active.iter().any(|&a| a) {
             break;
@@ -302,7 +308,7 @@ pub fn trajectories(
         }
         if legs_changed {
             let eta = targets_t.eta.take();
-            targets_t = build_step_targets(&legs, &final_sets, &end, k, &device)?;
+            targets_t = build_step_targets(&legs, &routes, &final_sets, &end, k, &device)?;
             targets_t.eta = eta;
         }
     }
@@ -331,6 +337,7 @@ fn next_leg(path: Vec<usize>, pos: usize, stride: usize) -> Leg {
 /// The step targets for the current legs.
 fn build_step_targets(
     legs: &[Leg],
+    routes: &[Vec<usize>],
     final_sets: &[Vec<usize>],
     end: &Option<(Vec<f32>, Vec<f32>, Tensor<2>)>,
     k: usize,
@@ -345,6 +352,21 @@ fn build_step_targets(
         })
         .collect();
     let candidates = candidate_mask(&current, k, device)?;
+    // Along a lattice route, the route's units and the final targets must be free to change:
+    // preserving the distance to the unit the point is leaving (or about to enter) would pin it.
+    let free = if routes.iter().any(|r| !r.is_empty()) {
+        let mut mask = vec![0f32; legs.len() * k];
+        for (i, (route, set)) in routes.iter().zip(final_sets).enumerate() {
+            if !route.is_empty() {
+                for &u in route.iter().chain(set) {
+                    mask[i * k + u] = 1.0;
+                }
+            }
+        }
+        Some(from_rows(mask, legs.len(), k, device))
+    } else {
+        None
+    };
     let (priority, goal) = match end {
         None => (None, None),
         Some((_, _, end_dist)) => {
@@ -363,6 +385,7 @@ fn build_step_targets(
         priority,
         goal,
         eta: None,
+        free,
     })
 }
 

@@ -23,6 +23,7 @@ pub mod backend;
 pub mod classifier;
 pub mod data;
 pub mod error;
+pub mod experiments;
 pub mod inversion;
 pub mod io;
 pub mod linalg;

@@ -1,9 +1,12 @@
 //! Subcommands of the `invsom` binary, one file each.
 
+mod augment;
 mod common;
 mod demo;
+mod experiment;
 mod info;
 mod invert;
+mod music;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +36,12 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Recover inputs from the map's activations; report rank, conditioning and errors.
     Invert(invert::InvertArgs),
+    /// Write MUSIC variants of labelled samples (label-preserving augmentation) as IDX files.
+    Augment(augment::AugmentArgs),
+    /// Move an input along a MUSIC trajectory toward a unit, a cell or a class; picture it.
+    Music(music::MusicArgs),
+    /// Reproduce one of the paper's experiments: pictures (PNG) and tables (Markdown, JSON).
+    Experiment(experiment::ExperimentArgs),
 }
 
 /// Runs the parsed command line.
@@ -43,5 +52,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Train(args)) => train::run(&cli.global, &args),
         Some(Command::Info(args)) => info::run(&cli.global, &args),
         Some(Command::Invert(args)) => invert::run(&cli.global, &args),
+        Some(Command::Augment(args)) => augment::run(&cli.global, &args),
+        Some(Command::Music(args)) => music::run(&cli.global, &args),
+        Some(Command::Experiment(args)) => experiment::run(&cli.global, &args),
     }
 }

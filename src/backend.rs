@@ -84,7 +84,7 @@ fn wgpu_device() -> Result<Device> {
         (device, sum)
     });
     match probe {
-        Ok((device, sum)) if sum == 3.0 => Ok(device),
+        Ok((device, 3.0)) => Ok(device),
         Ok(_) => Err(Error::Device(
             "the wgpu adapter returned wrong results. Fix: use --backend flex".into(),
         )),

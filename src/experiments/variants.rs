@@ -70,6 +70,15 @@ pub fn standard_variants(base: &MusicConfig) -> Vec<Variant> {
             c.end_point = EndPoint::Sample;
             c.target_nearest = 4;
         }),
+        v("end = real sample, 16 target units", &|c| {
+            c.end_point = EndPoint::Sample;
+            c.target_nearest = 16;
+        }),
+        v("end = real sample, 64 target units", &|c| {
+            c.end_point = EndPoint::Sample;
+            c.target_nearest = 64;
+        }),
+        v("16 target units", &|c| c.target_nearest = 16),
         v("waypoints every 2 cells", &|c| c.waypoint_stride = Some(2)),
         v("waypoints every 4 cells", &|c| c.waypoint_stride = Some(4)),
         v("end = real sample + waypoints every 3 cells", &|c| {

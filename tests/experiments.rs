@@ -61,6 +61,7 @@ fn tiny_options(n_pairs: usize) -> ImageOptions {
         seed: 3,
         chunk: 4,
         n_pictures: 2,
+        zoom: 1,
         music: quick_music(),
     }
 }

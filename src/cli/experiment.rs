@@ -125,6 +125,7 @@ pub fn run(global: &Global, args: &ExperimentArgs) -> anyhow::Result<()> {
         seed: global.seed,
         chunk: args.chunk,
         n_pictures: 8,
+        zoom: 1,
         music: music.clone(),
     };
     let load_mnist = || -> anyhow::Result<(invsom::som::Som, Samples, Samples, Classifier)> {
@@ -177,10 +178,16 @@ pub fn run(global: &Global, args: &ExperimentArgs) -> anyhow::Result<()> {
                 lfw: &lfw,
                 lfw_classifier: &lfw_classifier,
             };
+            // Photos compress poorly: smaller strips keep the pictures light.
+            let options = ImageOptions {
+                n_pictures: 6,
+                zoom: 1,
+                ..image_options(200, 0)
+            };
             experiments::faces(
                 &inputs,
                 experiments::FaceMaps::default(),
-                &image_options(200, 0),
+                &options,
                 &args.out,
                 &device,
             )?

@@ -43,6 +43,8 @@ pub struct ImageOptions {
     pub chunk: usize,
     /// Pairs drawn in the strip picture.
     pub n_pictures: usize,
+    /// Screen pixels per image pixel in the strip picture (photos compress poorly: use 1).
+    pub zoom: usize,
     /// The MUSIC rule.
     pub music: MusicConfig,
 }
@@ -55,6 +57,7 @@ impl Default for ImageOptions {
             seed: 0,
             chunk: 256,
             n_pictures: 8,
+            zoom: 2,
             music: MusicConfig::default(),
         }
     }
@@ -126,7 +129,7 @@ pub(crate) fn run_and_write(
             rows.push(Vec::new());
         }
         let path = out.join(format!("{name}-strips.png"));
-        strips(&rows, shape, 2, 2).save_png(&path)?;
+        strips(&rows, shape, options.zoom.max(1), 2).save_png(&path)?;
         files.push(path);
     }
     let names = metric_names(setup.image_shape.is_some());

@@ -147,6 +147,7 @@ pub fn mixture(options: &MixtureOptions, out: &Path, device: &Device) -> Result<
             seed: options.seed,
             chunk: 512,
             n_pictures: 0,
+            zoom: 1,
             music: options.music.clone(),
         };
         let extra = json!({

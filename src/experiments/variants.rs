@@ -81,6 +81,10 @@ pub fn standard_variants(base: &MusicConfig) -> Vec<Variant> {
         v("16 target units", &|c| c.target_nearest = 16),
         v("waypoints every 2 cells", &|c| c.waypoint_stride = Some(2)),
         v("waypoints every 4 cells", &|c| c.waypoint_stride = Some(4)),
+        v("waypoints every 2 cells, distance rows", &|c| {
+            c.waypoint_stride = Some(2);
+            c.row_scale = RowScale::Distance;
+        }),
         v("end = real sample + waypoints every 3 cells", &|c| {
             c.end_point = EndPoint::Sample;
             c.waypoint_stride = Some(3);

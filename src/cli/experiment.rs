@@ -48,6 +48,10 @@ pub struct ExperimentArgs {
     /// For `variants`, the base every variant changes.
     #[arg(long)]
     pub music_config: Option<PathBuf>,
+    /// For `variants`: run only the variants whose name contains one of these comma-separated
+    /// words (e.g. "base,target units").
+    #[arg(long)]
+    pub only: Option<String>,
     /// Trajectories per batched MUSIC run.
     #[arg(long, default_value_t = 256)]
     pub chunk: usize,
@@ -205,8 +209,18 @@ pub fn run(global: &Global, args: &ExperimentArgs) -> anyhow::Result<()> {
                 n_reference: args.reference.unwrap_or(5000),
                 seed: global.seed + 1,
                 chunk: args.chunk,
-                variants: experiments::standard_variants(&music),
+                variants: experiments::standard_variants(&music)
+                    .into_iter()
+                    .filter(|v| {
+                        args.only
+                            .as_deref()
+                            .is_none_or(|only| only.split(',').any(|w| v.name.contains(w.trim())))
+                    })
+                    .collect(),
             };
+            if options.variants.is_empty() {
+                bail!("--only matches no variant. Fix: use words from the variant names, e.g. base, waypoints, eta");
+            }
             let quiet = global.json;
             experiments::variants(&inputs, &options, &args.out, &device, |row| {
                 if !quiet {

@@ -79,6 +79,7 @@ pub fn standard_variants(base: &MusicConfig) -> Vec<Variant> {
             c.target_nearest = 64;
         }),
         v("16 target units", &|c| c.target_nearest = 16),
+        v("64 target units", &|c| c.target_nearest = 64),
         v("waypoints every 2 cells", &|c| c.waypoint_stride = Some(2)),
         v("waypoints every 4 cells", &|c| c.waypoint_stride = Some(4)),
         v("waypoints every 2 cells, distance rows", &|c| {

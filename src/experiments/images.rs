@@ -157,7 +157,8 @@ pub(crate) fn run_and_write(
     files.push(path);
 
     let md = format!(
-        "## {title}\n\n{}\nCurves picture `{name}-curves.png`: panels left to right = {} (mean over pairs, x = progress t from 0 to 1, each panel its own y range); blue = MUSIC, orange = linear between the same end points, green = linear between the real images.\n",
+        "## {title}\n\nSetup: `{}`\n\n{}\nCurves picture `{name}-curves.png`: panels left to right = {} (mean over pairs, x = progress t from 0 to 1, each panel its own y range); blue = MUSIC, orange = linear between the same end points, green = linear between the real images.\n",
+        extra,
         markdown(&summary),
         names.join(", ")
     );
@@ -246,6 +247,7 @@ pub(crate) fn image_experiment(
         device: device.clone(),
     };
     let extra = json!({
+        "prototype_agreement": prototype_agreement(inputs.som, inputs.classifier, device),
         "map": format!("{}x{} units, D = {}", inputs.som.lattice().rows(), inputs.som.lattice().cols(), inputs.som.d_input()),
         "pool_samples": inputs.pool.n_samples,
         "reference_samples": setup.reference.dims()[0],
@@ -253,6 +255,28 @@ pub(crate) fn image_experiment(
         "target_mode": target_mode,
     });
     run_and_write(name, title, &setup, &pairs, options, out, extra)
+}
+
+/// Fraction of the labelled units whose prototype the classifier assigns to the unit's label:
+/// the ceiling of the success rate of paths that end on one target prototype.
+pub(crate) fn prototype_agreement(
+    som: &Som,
+    classifier: &Classifier,
+    device: &Device,
+) -> Option<f64> {
+    let labels = som.unit_labels()?;
+    let codebook = som.codebook().to_device(device);
+    let predicted = classifier.predict(codebook);
+    let labelled: Vec<(usize, u8)> = labels
+        .iter()
+        .enumerate()
+        .filter_map(|(u, l)| l.map(|l| (u, l)))
+        .collect();
+    let agree = labelled
+        .iter()
+        .filter(|&&(u, l)| predicted[u] == usize::from(l))
+        .count();
+    Some(agree as f64 / labelled.len().max(1) as f64)
 }
 
 /// Paths of the files an experiment wrote, for printing.

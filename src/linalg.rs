@@ -114,26 +114,26 @@ pub fn batched_spd_solve(a: Tensor<3>, b: Tensor<3>) -> Tensor<3> {
 
     // Forward substitution: L z = b.
     let mut z = b.zeros_like();
-    for j in 0..s {
+    for (j, inv_pivot) in inv_diag.iter().enumerate() {
         let mut rhs = b.clone().slice([0..n, j..j + 1, 0..r]); // [n, 1, r]
         if j > 0 {
             let l_row = l.clone().slice([0..n, j..j + 1, 0..j]); // [n, 1, j]
             let z_done = z.clone().slice([0..n, 0..j, 0..r]); // [n, j, r]
             rhs = rhs - l_row.matmul(z_done);
         }
-        z = z.slice_assign([0..n, j..j + 1, 0..r], rhs * inv_diag[j].clone());
+        z = z.slice_assign([0..n, j..j + 1, 0..r], rhs * inv_pivot.clone());
     }
 
     // Back substitution: L^T x = z.
     let mut x = z.zeros_like();
-    for j in (0..s).rev() {
+    for (j, inv_pivot) in inv_diag.iter().enumerate().rev() {
         let mut rhs = z.clone().slice([0..n, j..j + 1, 0..r]);
         if j + 1 < s {
             let l_col = l.clone().slice([0..n, j + 1..s, j..j + 1]); // [n, s-j-1, 1]
             let x_done = x.clone().slice([0..n, j + 1..s, 0..r]); // [n, s-j-1, r]
             rhs = rhs - l_col.swap_dims(1, 2).matmul(x_done);
         }
-        x = x.slice_assign([0..n, j..j + 1, 0..r], rhs * inv_diag[j].clone());
+        x = x.slice_assign([0..n, j..j + 1, 0..r], rhs * inv_pivot.clone());
     }
     x
 }

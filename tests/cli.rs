@@ -209,3 +209,82 @@ fn corrupt_model_and_unwritable_output_fail_cleanly() {
         .failure()
         .stderr(predicate::str::contains("plain-file"));
 }
+
+#[test]
+fn invert_reports_rank_conditioning_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m");
+    invsom()
+        .args([
+            "train",
+            "--fixture",
+            "mnist",
+            "--limit",
+            "300",
+            "--rows",
+            "6",
+            "--cols",
+            "6",
+            "--epochs",
+            "2",
+            "--out",
+        ])
+        .arg(&model)
+        .assert()
+        .success();
+    for precision in ["f64", "f32"] {
+        let out = invsom()
+            .args([
+                "--json",
+                "invert",
+                "--fixture",
+                "mnist-test",
+                "--limit",
+                "50",
+                "--precision",
+                precision,
+                "--model",
+            ])
+            .arg(&model)
+            .arg("--out")
+            .arg(dir.path().join("o"))
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let v = json(&out);
+        for key in [
+            "rank",
+            "d_input",
+            "condition_number",
+            "median_rel_error",
+            "max_rel_error",
+            "seconds",
+        ] {
+            assert!(!v[key].is_null(), "{precision}: missing {key} in {v}");
+        }
+        // 36 units cannot span 784 dimensions: the report says so.
+        assert_eq!(v["d_input"], 784);
+        assert!(v["rank"].as_u64().unwrap() <= 35);
+        assert_eq!(v["exact"], false);
+        assert!(v["median_rel_error"].as_f64().unwrap().is_finite());
+    }
+    assert!(dir.path().join("o").join("inversion.png").exists());
+    // Text mode warns that the map is too small, and still succeeds.
+    invsom()
+        .args([
+            "invert",
+            "--fixture",
+            "mnist-test",
+            "--limit",
+            "20",
+            "--model",
+        ])
+        .arg(&model)
+        .arg("--out")
+        .arg(dir.path().join("o"))
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("cannot invert exactly"));
+}

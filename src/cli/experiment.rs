@@ -184,7 +184,7 @@ pub fn run(global: &Global, args: &ExperimentArgs) -> anyhow::Result<()> {
             };
             // Photos compress poorly: smaller strips keep the pictures light.
             let options = ImageOptions {
-                n_pictures: 6,
+                n_pictures: 5,
                 zoom: 1,
                 ..image_options(200, 0)
             };

@@ -1,5 +1,8 @@
 //! The map: hand-computed oracles on tiny grids, convergence on seeded mixtures, determinism.
 
+// Oracle loops index several arrays by the same feature index on purpose.
+#![allow(clippy::needless_range_loop)]
+
 use std::ops::ControlFlow;
 
 use burn::prelude::Device;

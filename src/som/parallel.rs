@@ -38,29 +38,14 @@
 
 use std::time::Instant;
 
-use burn::prelude::{Device, Int, Tensor};
-use burn::tensor::{s, IndexingUpdateOp};
+use burn::prelude::{Device, Tensor};
 
 use crate::error::{Error, Result};
 use crate::som::config::{TrainConfig, TrainMode};
 use crate::som::model::Som;
-use crate::som::train::{chunk_size, lattice_sq_distances, positions_tensor};
+use crate::som::train::{accumulate, chunk_size, positions_tensor, Partial};
 use crate::som::{EpochReport, TrainReport};
-use crate::tensor::{check_finite_tensor, from_rows};
-use crate::topology::LatticeKind;
-
-/// Largest neighbourhood block (units x units) held at once on non-separable lattices.
-const SMOOTH_BLOCK_ELEMS: usize = 16 << 20;
-
-/// One shard's contribution to an epoch, on the shard's device.
-struct Partial {
-    /// Per-unit sums of the shard's samples, `K x D`.
-    sums: Tensor<2>,
-    /// Per-unit win counts, `K x 1`.
-    counts: Tensor<2>,
-    /// Sum over the shard of the distance to the BMU, `[1]`.
-    qe_sum: Tensor<1>,
-}
+use crate::tensor::check_finite_tensor;
 
 /// A shard with its data moved to its device once, and its row norms.
 struct PreparedShard {
@@ -131,7 +116,7 @@ pub fn train_data_parallel(
             counts = counts + p.counts.to_device(&map_device);
             qe_sum += p.qe_sum.into_scalar::<f64>();
         }
-        apply_sums(som, sums, counts, sigma, &positions);
+        som.apply_sums(sums, counts, sigma, &positions);
         let qe = qe_sum / n as f64;
         if !qe.is_finite() {
             return Err(Error::NonFinite {
@@ -207,7 +192,7 @@ fn run_shards(
                 let w = codebook.clone().to_device(&shard.device);
                 scope.spawn(move || {
                     let n = shard.x.dims()[0];
-                    shard_partial(&shard.x, &shard.x2, w, chunk_size(requested_chunk, n, k))
+                    accumulate(&shard.x, &shard.x2, w, chunk_size(requested_chunk, n, k))
                 })
             })
             .collect();
@@ -220,111 +205,6 @@ fn run_shards(
             })
             .collect()
     })
-}
-
-/// Per-unit sums, counts and the summed BMU distance of one shard (`x`: `N_s x D`, `x2`: its row
-/// norms `N_s x 1`, `w`: the codebook on the shard's device), in chunks of `chunk` samples.
-fn shard_partial(x: &Tensor<2>, x2: &Tensor<2>, w: Tensor<2>, chunk: usize) -> Partial {
-    let [n, d] = x.dims();
-    let k = w.dims()[0];
-    let device = x.device();
-    let w2 = w.clone().square().sum_dim(1).transpose(); // 1 x K
-    let wt = w.transpose(); // D x K
-    let mut sums = Tensor::<2>::zeros([k, d], &device);
-    let mut counts = Tensor::<2>::zeros([k, 1], &device);
-    let mut qe_sum = Tensor::<1>::zeros([1], &device);
-    let mut start = 0;
-    while start < n {
-        let end = (start + chunk).min(n);
-        let xc = x.clone().slice(s![start..end, ..]);
-        // ||x||^2 is constant per row: the BMU needs only ||w||^2 - 2 x.w.
-        let dist = xc.clone().matmul(wt.clone()) * -2.0 + w2.clone();
-        let (dmin, bmu) = dist.min_dim_with_indices(1);
-        let x2c = x2.clone().slice(s![start..end, ..]);
-        qe_sum = qe_sum + (dmin + x2c).clamp_min(0.0).sqrt().sum();
-        let bmu: Tensor<1, Int> = bmu.reshape([end - start]);
-        sums = sums.select_assign(0, bmu.clone(), xc, IndexingUpdateOp::Add);
-        counts = counts.select_assign(
-            0,
-            bmu,
-            Tensor::ones([end - start, 1], &device),
-            IndexingUpdateOp::Add,
-        );
-        start = end;
-    }
-    Partial {
-        sums,
-        counts,
-        qe_sum,
-    }
-}
-
-/// The batch update from reduced statistics: `w_k = (H S)_k / (H c)_k`, keeping prototypes whose
-/// neighbourhood won no sample.
-fn apply_sums(
-    som: &mut Som,
-    sums: Tensor<2>,
-    counts: Tensor<2>,
-    sigma: f64,
-    positions: &Tensor<2>,
-) {
-    let [k, d] = sums.dims();
-    let w = som.codebook();
-    let (num, den) = smooth(som, sums, counts, sigma, positions);
-    let empty = den.clone().lower_equal_elem(1e-12).expand([k, d]);
-    let updated = (num / den.clamp_min(1e-12)).mask_where(empty, w);
-    som.set_codebook(updated);
-}
-
-/// Neighbourhood smoothing `(H S, H c)`: two small products on a rectangular lattice with a
-/// separable kernel, blocks of the dense `K x K` kernel otherwise.
-fn smooth(
-    som: &Som,
-    sums: Tensor<2>,
-    counts: Tensor<2>,
-    sigma: f64,
-    positions: &Tensor<2>,
-) -> (Tensor<2>, Tensor<2>) {
-    let lattice = som.lattice();
-    let kernel = som.config().neighbourhood;
-    let device = sums.device();
-    if lattice.kind() == LatticeKind::Rectangular && kernel.separable() {
-        let (ar, ac) = lattice.axis_sq_distances();
-        let (r, c) = (lattice.rows(), lattice.cols());
-        let hr = kernel.weights(from_rows(ar, r, r, &device), sigma);
-        let hc = kernel.weights(from_rows(ac, c, c, &device), sigma);
-        let separable = |m: Tensor<2>| {
-            let width = m.dims()[1];
-            let t = hr
-                .clone()
-                .matmul(m.reshape([r, c * width]))
-                .reshape([r, c, width]);
-            hc.clone()
-                .unsqueeze::<3>()
-                .matmul(t)
-                .reshape([r * c, width])
-        };
-        (separable(sums), separable(counts))
-    } else {
-        let k = lattice.n_units();
-        let block = (SMOOTH_BLOCK_ELEMS / k).clamp(1, k);
-        let mut nums = Vec::new();
-        let mut dens = Vec::new();
-        let mut start = 0;
-        while start < k {
-            let end = (start + block).min(k);
-            let d2 = lattice_sq_distances(
-                lattice,
-                positions.clone().slice(s![start..end, ..]),
-                positions.clone(),
-            );
-            let h = kernel.weights(d2, sigma);
-            nums.push(h.clone().matmul(sums.clone()));
-            dens.push(h.matmul(counts.clone()));
-            start = end;
-        }
-        (Tensor::cat(nums, 0), Tensor::cat(dens, 0))
-    }
 }
 
 /// Quantization and topographic error over all shards, each measured on its own device.

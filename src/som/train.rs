@@ -191,6 +191,55 @@ pub fn train_tensor(
     })
 }
 
+/// Per-unit sums and counts of the samples each unit wins, and the summed BMU distance.
+pub(crate) struct Partial {
+    /// `K x D` sums of the samples per best matching unit.
+    pub sums: Tensor<2>,
+    /// `K x 1` counts.
+    pub counts: Tensor<2>,
+    /// Sum over samples of the distance to the BMU, `[1]`.
+    pub qe_sum: Tensor<1>,
+}
+
+/// The statistics of one Kohonen batch pass of `x` (`N x D`, row norms `x2`: `N x 1`) over the
+/// codebook `w`, in chunks of `chunk` samples: one distance GEMM per chunk, an argmin, and a
+/// scatter-add per unit. Data-parallel training sums these over shards.
+pub(crate) fn accumulate(x: &Tensor<2>, x2: &Tensor<2>, w: Tensor<2>, chunk: usize) -> Partial {
+    let [n, d] = x.dims();
+    let k = w.dims()[0];
+    let device = x.device();
+    let w2 = w.clone().square().sum_dim(1).transpose(); // 1 x K
+                                                        // Scaling the small codebook instead of the N x K product saves a pass over the block.
+    let wt_neg2 = w.transpose() * -2.0; // D x K
+    let mut sums = Tensor::<2>::zeros([k, d], &device);
+    let mut counts = Tensor::<2>::zeros([k, 1], &device);
+    let mut qe_sum = Tensor::<1>::zeros([1], &device);
+    let mut start = 0;
+    while start < n {
+        let end = (start + chunk).min(n);
+        let xc = x.clone().slice(s![start..end, ..]);
+        // ||x||^2 is constant per row: the BMU needs only ||w||^2 - 2 x.w.
+        let dist = xc.clone().matmul(wt_neg2.clone()) + w2.clone();
+        let (dmin, bmu) = dist.min_dim_with_indices(1);
+        let x2c = x2.clone().slice(s![start..end, ..]);
+        qe_sum = qe_sum + (dmin + x2c).clamp_min(0.0).sqrt().sum();
+        let bmu: Tensor<1, Int> = bmu.reshape([end - start]);
+        sums = sums.select_assign(0, bmu.clone(), xc, IndexingUpdateOp::Add);
+        counts = counts.select_assign(
+            0,
+            bmu,
+            Tensor::ones([end - start, 1], &device),
+            IndexingUpdateOp::Add,
+        );
+        start = end;
+    }
+    Partial {
+        sums,
+        counts,
+        qe_sum,
+    }
+}
+
 /// Samples per distance block: the requested size, or one that keeps `chunk x K` under 64 MiB.
 pub(crate) fn chunk_size(requested: usize, n: usize, k: usize) -> usize {
     let auto = (BLOCK_ELEMS / k.max(1)).clamp(256, 16_384);
@@ -265,39 +314,27 @@ impl Som {
         chunk: usize,
         positions: &Tensor<2>,
     ) -> f64 {
-        let [n, d] = x.dims();
-        let k = self.n_units();
-        let device = x.device();
+        let n = x.dims()[0];
+        let partial = accumulate(x, x2, self.codebook(), chunk);
+        self.apply_sums(partial.sums, partial.counts, sigma, positions);
+        partial.qe_sum.into_scalar::<f64>() / n as f64
+    }
+
+    /// The batch update from per-unit statistics: `w_k = (H S)_k / (H c)_k`, keeping the
+    /// prototypes whose neighbourhood won no sample.
+    pub(crate) fn apply_sums(
+        &mut self,
+        sums: Tensor<2>,
+        counts: Tensor<2>,
+        sigma: f64,
+        positions: &Tensor<2>,
+    ) {
+        let [k, d] = sums.dims();
         let w = self.codebook();
-        let w2 = w.clone().square().sum_dim(1).transpose(); // 1 x K
-        let wt = w.clone().transpose(); // D x K
-        let mut sums = Tensor::<2>::zeros([k, d], &device);
-        let mut counts = Tensor::<2>::zeros([k, 1], &device);
-        let mut qe_sum = Tensor::<1>::zeros([1], &device);
-        let mut start = 0;
-        while start < n {
-            let end = (start + chunk).min(n);
-            let xc = x.clone().slice(s![start..end, ..]);
-            // ||x||^2 is constant per row: the BMU needs only ||w||^2 - 2 x.w.
-            let dist = xc.clone().matmul(wt.clone()) * -2.0 + w2.clone();
-            let (dmin, bmu) = dist.min_dim_with_indices(1);
-            let x2c = x2.clone().slice(s![start..end, ..]);
-            qe_sum = qe_sum + (dmin + x2c).clamp_min(0.0).sqrt().sum();
-            let bmu: Tensor<1, Int> = bmu.reshape([end - start]);
-            sums = sums.select_assign(0, bmu.clone(), xc, IndexingUpdateOp::Add);
-            counts = counts.select_assign(
-                0,
-                bmu,
-                Tensor::ones([end - start, 1], &device),
-                IndexingUpdateOp::Add,
-            );
-            start = end;
-        }
         let (num, den) = self.smooth(sums, counts, sigma, positions);
         let empty = den.clone().lower_equal_elem(1e-12).expand([k, d]);
         let updated = (num / den.clamp_min(1e-12)).mask_where(empty, w);
         self.set_codebook(updated);
-        qe_sum.into_scalar::<f64>() / n as f64
     }
 
     /// Neighbourhood smoothing of per-unit sums and counts: `(H S, H c)`.

@@ -35,7 +35,9 @@ pub use plot::curve_panels;
 pub use summary::{
     describe_metric, markdown, summarize, Comparison, Curve, Summary, TEST_FRACTIONS,
 };
-pub use variants::{standard_variants, variants, Variant, VariantOptions, VariantRow};
+pub use variants::{
+    standard_variants, variants, Variant, VariantOptions, VariantRow, MIN_SUCCESS, OFF_DATA_FACTOR,
+};
 
 use crate::error::Result;
 

@@ -44,7 +44,8 @@ pub struct ExperimentArgs {
     /// [default: mnist 10000, variants 5000].
     #[arg(long)]
     pub reference: Option<usize>,
-    /// A MUSIC configuration as JSON (fields of MusicConfig; missing fields take the defaults).
+    /// A MUSIC configuration as JSON (fields of MusicConfig; missing fields take the library
+    /// defaults) [default: the first-check rule, MusicConfig::single_target_unit()].
     /// For `variants`, the base every variant changes.
     #[arg(long)]
     pub music_config: Option<PathBuf>,
@@ -70,8 +71,10 @@ pub struct ExperimentArgs {
 }
 
 fn music_config(path: Option<&Path>) -> anyhow::Result<MusicConfig> {
+    // The base of the published tables is the first-check rule (one target unit); the library
+    // default (16 target units) is the variant those tables select.
     let Some(path) = path else {
-        return Ok(MusicConfig::default());
+        return Ok(MusicConfig::single_target_unit());
     };
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the MUSIC configuration '{}'", path.display()))?;

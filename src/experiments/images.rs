@@ -58,7 +58,7 @@ impl Default for ImageOptions {
             chunk: 256,
             n_pictures: 8,
             zoom: 2,
-            music: MusicConfig::default(),
+            music: MusicConfig::single_target_unit(),
         }
     }
 }

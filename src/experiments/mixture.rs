@@ -57,7 +57,7 @@ impl Default for MixtureOptions {
             epochs: 20,
             n_pairs: 200,
             seed: 0,
-            music: MusicConfig::default(),
+            music: MusicConfig::single_target_unit(),
         }
     }
 }

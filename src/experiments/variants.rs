@@ -45,7 +45,7 @@ impl Default for VariantOptions {
             n_reference: 5000,
             seed: 1,
             chunk: 256,
-            variants: standard_variants(&MusicConfig::default()),
+            variants: standard_variants(&MusicConfig::single_target_unit()),
         }
     }
 }

@@ -13,7 +13,7 @@
 //! ```
 //!
 //! `eta = 0` returns the input exactly; `lambda -> inf` is a straight descent toward the targets.
-//! [`MusicConfig::default`] is the current best guess, and the variants ([`EndPoint`],
+//! [`MusicConfig::default`] is the best variant of the comparison in docs/RESULTS.md, and the variants ([`EndPoint`],
 //! [`PreservedSet`], waypoints, [`Residual`], [`StepControl`]) are options so that experiments can
 //! compare them on the same pairs.
 //!

@@ -23,7 +23,8 @@ pub struct DemoArgs {
     /// Output folder for the pictures.
     #[arg(long, short, default_value = "invsom-demo")]
     pub out: PathBuf,
-    /// Lattice side (rows = cols). 30x30 = 900 units >= 785 = D + 1, so the map is invertible.
+    /// Lattice side (rows = cols). 30x30 = 900 units >= 785 = D + 1, enough units for exact
+    /// inversion (the demo reports the rank the trained prototypes actually reach).
     #[arg(long, default_value_t = 30)]
     pub side: usize,
     /// Number of batch epochs.

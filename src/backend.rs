@@ -72,6 +72,21 @@ impl std::fmt::Display for BackendKind {
     }
 }
 
+/// The wgpu device for tests that compare it with the CPU: `None`, with a "skipped" line, when no
+/// adapter answers; a panic instead when `INVSOM_REQUIRE_WGPU` is set (as in CI), so a missing
+/// driver cannot make those tests pass silently.
+#[doc(hidden)]
+pub fn wgpu_for_tests() -> Option<Device> {
+    match BackendKind::Wgpu.device() {
+        Ok(device) => Some(device),
+        Err(e) if std::env::var_os("INVSOM_REQUIRE_WGPU").is_none() => {
+            eprintln!("skipped: {e}");
+            None
+        }
+        Err(e) => panic!("INVSOM_REQUIRE_WGPU is set but wgpu is not available: {e}"),
+    }
+}
+
 #[cfg(feature = "wgpu")]
 fn wgpu_device() -> Result<Device> {
     use burn::prelude::{DeviceKind, Tensor};

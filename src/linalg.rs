@@ -295,16 +295,8 @@ mod tests {
     #[cfg(feature = "wgpu")]
     #[test]
     fn flex_and_wgpu_agree() {
-        let wgpu = match crate::backend::BackendKind::Wgpu.device() {
-            Ok(device) => device,
-            Err(e) => {
-                assert!(
-                    std::env::var_os("INVSOM_REQUIRE_WGPU").is_none(),
-                    "INVSOM_REQUIRE_WGPU is set but wgpu failed: {e}"
-                );
-                println!("skipped: no wgpu adapter");
-                return;
-            }
+        let Some(wgpu) = crate::backend::wgpu_for_tests() else {
+            return;
         };
         let flex = Device::flex();
         let (n, s, r) = (8, 16, 2);

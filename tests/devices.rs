@@ -10,21 +10,11 @@ use invsom::som::{Init, SomConfig, TrainConfig, TrainMode};
 use invsom::tensor::{to_vec_f32, to_vec_usize};
 use invsom::topology::LatticeKind;
 
-/// The wgpu device, or `None` (test skipped) when no adapter answers and CI did not demand one.
-fn wgpu() -> Option<Device> {
-    match invsom::BackendKind::Wgpu.device() {
-        Ok(d) => Some(d),
-        Err(e) if std::env::var_os("INVSOM_REQUIRE_WGPU").is_none() => {
-            eprintln!("skipped: {e}");
-            None
-        }
-        Err(e) => panic!("INVSOM_REQUIRE_WGPU is set but: {e}"),
-    }
-}
-
 #[test]
 fn bmus_and_one_epoch_agree_between_flex_and_wgpu() {
-    let Some(gpu) = wgpu() else { return };
+    let Some(gpu) = invsom::backend::wgpu_for_tests() else {
+        return;
+    };
     let data = GaussianMixture {
         n_components: 3,
         d_input: 6,

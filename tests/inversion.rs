@@ -486,16 +486,8 @@ fn bad_codebooks_and_activations_fail_with_clear_errors() {
 #[cfg(feature = "wgpu")]
 #[test]
 fn flex_and_wgpu_agree() {
-    let wgpu = match invsom::backend::BackendKind::Wgpu.device() {
-        Ok(device) => device,
-        Err(e) => {
-            assert!(
-                std::env::var_os("INVSOM_REQUIRE_WGPU").is_none(),
-                "INVSOM_REQUIRE_WGPU is set but wgpu failed: {e}"
-            );
-            println!("skipped: no wgpu adapter");
-            return;
-        }
+    let Some(wgpu) = invsom::backend::wgpu_for_tests() else {
+        return;
     };
     let mut rng = ChaCha8Rng::seed_from_u64(10);
     let (k, d, n) = (16, 5, 12);

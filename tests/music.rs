@@ -671,16 +671,8 @@ fn global_edit_invert_starts_at_the_input_and_is_straight() {
 #[cfg(feature = "wgpu")]
 #[test]
 fn flex_and_wgpu_agree() {
-    let wgpu = match invsom::backend::BackendKind::Wgpu.device() {
-        Ok(device) => device,
-        Err(e) => {
-            assert!(
-                std::env::var_os("INVSOM_REQUIRE_WGPU").is_none(),
-                "INVSOM_REQUIRE_WGPU is set but wgpu failed: {e}"
-            );
-            println!("skipped: no wgpu adapter ({e})");
-            return;
-        }
+    let Some(wgpu) = invsom::backend::wgpu_for_tests() else {
+        return;
     };
     let flex = Device::flex();
     let f = fixture(31);

@@ -173,13 +173,8 @@ fn another_version_or_shape_is_refused_with_the_fix() {
 #[cfg(feature = "wgpu")]
 #[test]
 fn a_map_saved_on_cpu_loads_on_wgpu() {
-    let device = match invsom::BackendKind::Wgpu.device() {
-        Ok(d) => d,
-        Err(e) if std::env::var_os("INVSOM_REQUIRE_WGPU").is_none() => {
-            eprintln!("skipped: {e}");
-            return;
-        }
-        Err(e) => panic!("{e}"),
+    let Some(device) = invsom::backend::wgpu_for_tests() else {
+        return;
     };
     let (_d, path) = saved();
     let (cpu, _) = records::load(&path, &Device::flex()).unwrap();

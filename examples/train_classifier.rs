@@ -18,7 +18,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use invsom::classifier::{downsample, train_classifier, ClassifierConfig, TrainOptions};
 use invsom::data::{load_idx_pair, load_split, Samples, Split};
@@ -189,7 +189,7 @@ fn load(args: &Args) -> anyhow::Result<Split2> {
             let all = load_faces(&dir, "orl")?;
             let all = downsample(&all, args.downsample)?;
             // ORL stores each subject's 10 images together; the first 7 train, the last 3 test.
-            let (train, test) = split_by(&all, |position_in_class| position_in_class < 7)?;
+            let (train, test) = all.split_per_class(|position_in_class| position_in_class < 7)?;
             Ok(Split2 {
                 train,
                 test,
@@ -202,7 +202,8 @@ fn load(args: &Args) -> anyhow::Result<Split2> {
         }
         Task::Lfw => {
             let all = load_faces(&dir, "lfw-subset")?;
-            let (train, test) = split_by(&all, |position_in_class| position_in_class % 4 != 3)?;
+            let (train, test) =
+                all.split_per_class(|position_in_class| position_in_class % 4 != 3)?;
             Ok(Split2 {
                 train,
                 test,
@@ -219,27 +220,4 @@ fn load_faces(dir: &Path, name: &str) -> anyhow::Result<Samples> {
     let images = dir.join(format!("{name}-images-idx3-ubyte.gz"));
     let labels = dir.join(format!("{name}-labels-idx1-ubyte.gz"));
     Ok(load_idx_pair(&images, Some(&labels))?)
-}
-
-/// Splits by the position of each sample among the samples of its class (in file order).
-fn split_by(all: &Samples, is_train: impl Fn(usize) -> bool) -> anyhow::Result<(Samples, Samples)> {
-    let labels = all
-        .labels
-        .as_ref()
-        .context("the face data have no labels")?;
-    let mut seen = vec![0usize; all.n_classes()];
-    let (mut train, mut test) = (Vec::new(), Vec::new());
-    for (i, &y) in labels.iter().enumerate() {
-        let position = seen[usize::from(y)];
-        seen[usize::from(y)] += 1;
-        if is_train(position) {
-            train.push(i);
-        } else {
-            test.push(i);
-        }
-    }
-    if train.is_empty() || test.is_empty() {
-        bail!("the split left no training or no test images");
-    }
-    Ok((all.subset(&train), all.subset(&test)))
 }

@@ -287,3 +287,21 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn split_per_class_counts_positions_within_each_class() {
+    let values: Vec<f32> = (0..6).map(|i| i as f32).collect();
+    let s = Samples::new(values, 6, 1)
+        .unwrap()
+        .with_labels(vec![0, 1, 0, 1, 0, 1])
+        .unwrap();
+    let (train, test) = s.split_per_class(|p| p < 2).unwrap();
+    assert_eq!(train.values, vec![0.0, 1.0, 2.0, 3.0]);
+    assert_eq!(test.values, vec![4.0, 5.0]);
+    assert!(
+        s.split_per_class(|_| true).is_err(),
+        "an empty test side is an error"
+    );
+    let unlabelled = Samples::new(vec![0.0, 1.0], 2, 1).unwrap();
+    assert!(unlabelled.split_per_class(|p| p < 1).is_err());
+}

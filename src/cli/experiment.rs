@@ -96,32 +96,6 @@ fn load_classifier(
     Ok(Classifier::load(&dir.join(name), device)?)
 }
 
-/// Splits samples by their position within their class (file order).
-fn split_by_position(
-    all: &Samples,
-    is_train: impl Fn(usize) -> bool,
-) -> anyhow::Result<(Samples, Samples)> {
-    let labels = all
-        .labels
-        .as_ref()
-        .context("the face data have no labels")?;
-    let mut seen = vec![0usize; all.n_classes()];
-    let (mut train, mut test) = (Vec::new(), Vec::new());
-    for (i, &y) in labels.iter().enumerate() {
-        let position = seen[usize::from(y)];
-        seen[usize::from(y)] += 1;
-        if is_train(position) {
-            train.push(i);
-        } else {
-            test.push(i);
-        }
-    }
-    if train.is_empty() || test.is_empty() {
-        bail!("the split left no training or no test images");
-    }
-    Ok((all.subset(&train), all.subset(&test)))
-}
-
 pub fn run(global: &Global, args: &ExperimentArgs) -> anyhow::Result<()> {
     let device = global.device()?;
     ensure_dir(&args.out)?;
@@ -173,7 +147,7 @@ pub fn run(global: &Global, args: &ExperimentArgs) -> anyhow::Result<()> {
             let factor = orl.image_shape.map_or(1, |s| (s[0] / rows.max(1)).max(1));
             let orl = downsample(&orl, factor)?;
             // As the classifier was trained: images 0-6 of each subject train, 7-9 are held out.
-            let (orl_train, orl_test) = split_by_position(&orl, |p| p < 7)?;
+            let (orl_train, orl_test) = orl.split_per_class(|p| p < 7)?;
             let lfw = load_idx_pair(
                 &args.faces_dir.join("lfw-subset-images-idx3-ubyte.gz"),
                 Some(&args.faces_dir.join("lfw-subset-labels-idx1-ubyte.gz")),

@@ -160,6 +160,35 @@ impl Samples {
             .map_or(0, |&m| m as usize + 1)
     }
 
+    /// Splits labelled samples by each sample's position among the samples of its class, in
+    /// file order: `is_train(position)` sends it to the first set, otherwise to the second
+    /// (e.g. `|p| p < 7` keeps the first 7 images of every subject for training).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when the samples have no labels or one side of the split is empty.
+    pub fn split_per_class(&self, is_train: impl Fn(usize) -> bool) -> Result<(Samples, Samples)> {
+        let labels = self.labels.as_ref().ok_or_else(|| {
+            Error::Invalid("the samples have no labels to split by. Fix: give a labels file".into())
+        })?;
+        let mut seen = vec![0usize; self.n_classes()];
+        let (mut train, mut test) = (Vec::new(), Vec::new());
+        for (i, &y) in labels.iter().enumerate() {
+            let position = seen[usize::from(y)];
+            seen[usize::from(y)] += 1;
+            if is_train(position) {
+                train.push(i);
+            } else {
+                test.push(i);
+            }
+        }
+        if train.is_empty() || test.is_empty() {
+            return Err(Error::Invalid(
+                "the split left no training or no test samples. Fix: change the split rule".into(),
+            ));
+        }
+        Ok((self.subset(&train), self.subset(&test)))
+    }
+
     /// The indices of the samples labelled `c` (empty when unlabelled).
     pub fn indices_of_class(&self, c: u8) -> Vec<usize> {
         self.labels.as_ref().map_or_else(Vec::new, |l| {

@@ -54,12 +54,31 @@ pub fn to_vec_usize<const D: usize>(t: Tensor<D, Int>) -> Vec<usize> {
         .collect()
 }
 
+/// Squared norms of the rows of `t` (`n x d`): `n x 1`. Large matrices go a block of rows at a
+/// time (about 4 MiB each) so that the squares never need a second copy of `t`.
+pub fn row_sq_norms(t: &Tensor<2>) -> Tensor<2> {
+    const BLOCK_ELEMS: usize = 1 << 20;
+    let [n, d] = t.dims();
+    let rows = (BLOCK_ELEMS / d.max(1)).max(1);
+    if rows >= n {
+        return t.clone().square().sum_dim(1);
+    }
+    let blocks: Vec<Tensor<2>> = (0..n)
+        .step_by(rows)
+        .map(|start| {
+            let end = (start + rows).min(n);
+            t.clone().slice([start..end, 0..d]).square().sum_dim(1)
+        })
+        .collect();
+    Tensor::cat(blocks, 0)
+}
+
 /// Squared Euclidean distances between the rows of `x` (n x d) and `w` (k x d): n x k.
 ///
 /// Uses `||x||^2 + ||w||^2 - 2 x w^T`, one GEMM, clamped at zero against rounding.
 pub fn sq_distances(x: Tensor<2>, w: Tensor<2>) -> Tensor<2> {
-    let x2 = x.clone().square().sum_dim(1); // n x 1
-    let w2 = w.clone().square().sum_dim(1).transpose(); // 1 x k
+    let x2 = row_sq_norms(&x); // n x 1
+    let w2 = row_sq_norms(&w).transpose(); // 1 x k
     let cross = x.matmul(w.transpose());
     (x2 + w2 - cross * 2.0).clamp_min(0.0)
 }

@@ -139,8 +139,8 @@ pub struct TrainConfig {
     /// Mini-batch size (online mode).
     #[config(default = 64)]
     pub batch_size: usize,
-    /// Samples per distance chunk in batch mode; 0 picks one that keeps the chunk's distance
-    /// matrix under 64 MiB.
+    /// Samples per distance chunk in batch mode; 0 picks one whose distance block (chunk x K)
+    /// is about 2 MiB, so it stays in cache (at least 256 samples).
     #[config(default = 0)]
     pub chunk_size: usize,
 }

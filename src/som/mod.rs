@@ -37,4 +37,4 @@ pub use config::{Init, SomConfig, TrainConfig, TrainMode};
 pub use model::{Som, SomMeta};
 pub use parallel::train_data_parallel;
 pub use queries::UnitLabels;
-pub use train::{train, train_tensor, EpochReport, TrainReport};
+pub use train::{default_chunk_size, train, train_tensor, EpochReport, TrainReport};

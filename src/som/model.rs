@@ -79,6 +79,17 @@ impl Som {
         self.codebook = param.map(|_| w);
     }
 
+    /// Transforms the prototypes with `f`, which receives the only handle to them (when no
+    /// clone of the map shares them), so that Burn's in-place paths can reuse their memory.
+    pub(crate) fn update_codebook(&mut self, f: impl FnOnce(Tensor<2>) -> Tensor<2>) {
+        let placeholder = Tensor::<2>::zeros([1, 1], &self.device());
+        let param = std::mem::replace(
+            &mut self.codebook,
+            Param::from_tensor(placeholder).set_require_grad(false),
+        );
+        self.codebook = param.map(f);
+    }
+
     /// The configuration the map was built with.
     pub fn config(&self) -> &SomConfig {
         &self.config

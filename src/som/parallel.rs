@@ -168,7 +168,7 @@ fn prepare_shards(som: &Som, shards: &[(Device, Tensor<2>)]) -> Result<Vec<Prepa
                 "Fix: remove or impute NaN and infinite values",
             )?;
             let x = x.clone().to_device(device);
-            let x2 = x.clone().square().sum_dim(1);
+            let x2 = crate::tensor::row_sq_norms(&x);
             Ok(PreparedShard {
                 device: device.clone(),
                 x,
@@ -192,7 +192,12 @@ fn run_shards(
                 let w = codebook.clone().to_device(&shard.device);
                 scope.spawn(move || {
                     let n = shard.x.dims()[0];
-                    accumulate(&shard.x, &shard.x2, w, chunk_size(requested_chunk, n, k))
+                    accumulate(
+                        &shard.x,
+                        Some(&shard.x2),
+                        w,
+                        chunk_size(requested_chunk, n, k),
+                    )
                 })
             })
             .collect();

@@ -481,6 +481,24 @@ fn bad_codebooks_and_activations_fail_with_clear_errors() {
         op.invert(bad, Precision::F32),
         Err(Error::NonFinite { .. })
     ));
+    // The check looks at row means first: a NaN in the last row of a batch of several row
+    // blocks, and +inf and -inf in one row (whose sum is NaN), are still refused. (20,000 rows
+    // of 5 activations are two blocks of at most 16,384.)
+    let rows = 20_000;
+    for (row, values) in [
+        (rows - 1, vec![f64::NAN]),
+        (500, vec![f64::INFINITY, f64::NEG_INFINITY]),
+    ] {
+        let mut batch = vec![1.0; rows * 5];
+        for (j, v) in values.into_iter().enumerate() {
+            batch[row * 5 + j] = v;
+        }
+        let bad = tensor(&batch, rows, 5, &device, DType::F32);
+        assert!(matches!(
+            op.invert(bad, Precision::F32),
+            Err(Error::NonFinite { .. })
+        ));
+    }
 }
 
 #[cfg(feature = "wgpu")]

@@ -549,7 +549,19 @@ mod tests {
     /// it must give the one-shot update's codebook, and leave a clone of the map untouched.
     #[test]
     fn the_column_blocked_update_equals_the_one_shot_update() {
-        let device = Device::flex();
+        column_blocked_update_on(&Device::flex());
+    }
+
+    #[cfg(feature = "wgpu")]
+    #[test]
+    fn the_column_blocked_update_equals_the_one_shot_update_on_wgpu() {
+        if let Some(device) = crate::backend::wgpu_for_tests() {
+            column_blocked_update_on(&device);
+        }
+    }
+
+    fn column_blocked_update_on(device: &Device) {
+        let device = device.clone();
         let (rows, cols, d, n) = (30, 40, 900, 300);
         let k = rows * cols;
         assert!(k * d > UPDATE_BLOCK_ELEMS && UPDATE_BLOCK_ELEMS / k < d);

@@ -19,8 +19,8 @@ use crate::topology::{Lattice, LatticeKind};
 /// Distance block (samples x units) aimed for: 512 Ki floats = 2 MiB. A block this size stays
 /// in the last-level cache between the GEMM that writes it and the passes that read it (shift,
 /// argmin), and is reused by the allocator instead of being mapped afresh (page faults) each
-/// epoch; `bench` measured 20x20 and 30x30 epochs 1.3 to 1.6 times faster than with 64 MiB
-/// blocks. Large maps get at least `MIN_CHUNK` samples per block.
+/// epoch: 20x20 and 30x30 epochs ran 1.3 to 1.8 times faster than with the former 64 MiB
+/// blocks (docs/PERFORMANCE.md). Large maps get at least `MIN_CHUNK` samples per block.
 const BLOCK_ELEMS: usize = 512 << 10;
 /// Fewest samples per block: below this the GEMM re-packs the codebook too often. Very large
 /// maps go below it only as far as keeping the block under `MAX_BLOCK_ELEMS`.

@@ -1034,7 +1034,15 @@ fn run(args: Args) -> anyhow::Result<()> {
                     ) {
                         Ok(mut v) => {
                             v["mode"] = json!(mode);
-                            if let (Some(py), Some(w)) = (&python, v["codebook_file"].as_str()) {
+                            // QE and TE by peers.quality, for the codebook and for the
+                            // rounding probe's codebook.
+                            for (file, suffix) in [
+                                ("codebook_file", ""),
+                                ("codebook_file_two_shards", "_two_shards"),
+                            ] {
+                                let (Some(py), Some(w)) = (&python, v[file].as_str()) else {
+                                    continue;
+                                };
                                 match py_quality(
                                     py,
                                     &peers_dir,
@@ -1045,26 +1053,10 @@ fn run(args: Args) -> anyhow::Result<()> {
                                     rows,
                                 ) {
                                     Ok(q) => {
-                                        v["qe"] = q["qe"].clone();
-                                        v["te"] = q["te"].clone();
+                                        v[format!("qe{suffix}")] = q["qe"].clone();
+                                        v[format!("te{suffix}")] = q["te"].clone();
                                     }
-                                    Err(e) => println!("  quality: {e:#}"),
-                                }
-                            }
-                            if let (Some(py), Some(w)) =
-                                (&python, v["codebook_file_two_shards"].as_str())
-                            {
-                                if let Ok(q) = py_quality(
-                                    py,
-                                    &peers_dir,
-                                    &args.data_dir().join("x.f32"),
-                                    Path::new(w),
-                                    D,
-                                    rows,
-                                    rows,
-                                ) {
-                                    v["qe_two_shards"] = q["qe"].clone();
-                                    v["te_two_shards"] = q["te"].clone();
+                                    Err(e) => println!("  quality of {w}: {e:#}"),
                                 }
                             }
                             println!(

@@ -146,6 +146,18 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
+    /// The neighbourhood width of batch epoch `epoch` (0-based) on `lattice`: the schedule from
+    /// `sigma_start` to `sigma_end` over `n_epochs`.
+    pub fn sigma_for_epoch(&self, lattice: &Lattice, epoch: usize) -> f64 {
+        let progress = if self.n_epochs > 1 {
+            epoch as f64 / (self.n_epochs - 1) as f64
+        } else {
+            1.0
+        };
+        self.sigma_schedule
+            .value(self.sigma_start_for(lattice), self.sigma_end, progress)
+    }
+
     /// The starting sigma for a lattice.
     pub fn sigma_start_for(&self, lattice: &Lattice) -> f64 {
         self.sigma_start

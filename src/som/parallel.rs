@@ -90,20 +90,12 @@ pub fn train_data_parallel(
     let started = Instant::now();
     let map_device = som.device();
     let positions = positions_tensor(som.lattice(), &map_device);
-    let sigma_start = config.sigma_start_for(som.lattice());
     let horizon = config.n_epochs;
     let mut history = Vec::new();
     while som.meta.epochs_done < horizon {
         let epoch = som.meta.epochs_done;
         let t0 = Instant::now();
-        let progress = if horizon > 1 {
-            epoch as f64 / (horizon - 1) as f64
-        } else {
-            1.0
-        };
-        let sigma = config
-            .sigma_schedule
-            .value(sigma_start, config.sigma_end, progress);
+        let sigma = config.sigma_for_epoch(som.lattice(), epoch);
         let codebook = som.codebook();
         let k = som.n_units();
         let partials = run_shards(&prepared, &codebook, config.chunk_size, k)?;

@@ -127,14 +127,7 @@ pub fn train_tensor(
     while som.meta.epochs_done < horizon {
         let epoch = som.meta.epochs_done;
         let t0 = Instant::now();
-        let progress = if horizon > 1 {
-            epoch as f64 / (horizon - 1) as f64
-        } else {
-            1.0
-        };
-        let sigma = config
-            .sigma_schedule
-            .value(sigma_start, config.sigma_end, progress);
+        let sigma = config.sigma_for_epoch(som.lattice(), epoch);
         let (qe, learning_rate) = match config.mode {
             TrainMode::Batch => {
                 let chunk = chunk_size(config.chunk_size, n, som.n_units());

@@ -387,16 +387,9 @@ impl InversionOperator {
         };
         let activations = activations.cast(dtype);
         let [n, k] = activations.dims();
-        let mean_a = activations.clone().mean_dim(1); // [N, 1]
-                                                      // A NaN or an infinity anywhere in a row makes its mean non-finite: checking the N means
-                                                      // instead of the N x K values spares a pass over the batch; the full check then names
-                                                      // the problem.
-        if !mean_a.clone().is_finite().all().into_scalar::<bool>() {
-            check_finite_tensor(&activations, "activations", ACTIVATION_FIX)?;
-        }
-        // Row blocks of about 2 MiB of activations, as in training: each block's shift, product
-        // and norms run while it is in cache. (Writing the blocks into a preallocated output
-        // measured slower here than concatenating them: the zeroed allocation costs more.)
+        // Row blocks of about 2 MiB of activations, as in training: each block's mean, shift,
+        // product and norms run while it is in cache. (Writing the blocks into a preallocated
+        // output measured slower here than concatenating them: the zeroed allocation costs more.)
         let block = crate::som::default_chunk_size(n, k);
         let mut inputs = Vec::with_capacity(n.div_ceil(block));
         let mut off_hull = Vec::with_capacity(n.div_ceil(block));
@@ -404,7 +397,12 @@ impl InversionOperator {
         while start < n {
             let end = (start + block).min(n);
             let a = activations.clone().slice(s![start..end, ..]);
-            let mean = mean_a.clone().slice(s![start..end, ..]);
+            let mean = a.clone().mean_dim(1); // [B, 1]
+                                              // A NaN or an infinity anywhere in a row makes its mean non-finite: checking the B
+                                              // means instead of the B x K values spares a pass; the full check then names it.
+            if !mean.clone().is_finite().all().into_scalar::<bool>() {
+                check_finite_tensor(&a, "activations", ACTIVATION_FIX)?;
+            }
             // The per-sample shift keeps the product free of the large common part of a: it
             // halves the f32 error (examples/inversion_precision.rs, "unshifted" column).
             let shifted = a - mean.clone();

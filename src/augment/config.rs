@@ -106,15 +106,9 @@ impl MusicAugment {
                 "0 variants per sample adds nothing. Fix: use 1 or more".into(),
             ));
         }
-        if !(self.eta.is_finite() && (0.0..=1.0).contains(&self.eta)) {
-            return Err(invalid(
-                "eta",
-                format!(
-                    "{} is outside [0, 1]. Fix: use a fraction such as 0.1",
-                    self.eta
-                ),
-            ));
-        }
+        // eta and lambda_rel are the step's own: MusicConfig checks them, with the same
+        // messages.
+        self.music_config().validate()?;
         if !(self.eta_jitter.is_finite() && (0.0..=1.0).contains(&self.eta_jitter)) {
             return Err(invalid(
                 "eta_jitter",
@@ -128,15 +122,6 @@ impl MusicAugment {
             return Err(invalid(
                 "target_pool",
                 "a pool of 0 units has no target. Fix: use 1 or more".into(),
-            ));
-        }
-        if !(self.lambda_rel.is_finite() && self.lambda_rel >= 0.0) {
-            return Err(invalid(
-                "lambda_rel",
-                format!(
-                    "{} must be finite and >= 0. Fix: use 0.1 (larger is more damped)",
-                    self.lambda_rel
-                ),
             ));
         }
         if let Some([lo, hi]) = self.clamp {

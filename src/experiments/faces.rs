@@ -18,7 +18,6 @@ use super::{ensure_dir, ExperimentReport};
 use crate::classifier::Classifier;
 use crate::data::Samples;
 use crate::error::{Error, Result};
-use crate::som::{self, Som, SomConfig, TrainConfig};
 
 /// The face data and classifiers.
 pub struct FacesInputs<'a> {
@@ -56,27 +55,6 @@ impl Default for FaceMaps {
     }
 }
 
-fn train_map(
-    train: &Samples,
-    side: usize,
-    epochs: usize,
-    seed: u64,
-    device: &Device,
-) -> Result<Som> {
-    let mut som = SomConfig::new(side, side, train.d_input)
-        .with_seed(seed)
-        .init(train, device)?;
-    som::train(
-        &mut som,
-        train,
-        &TrainConfig::new().with_n_epochs(epochs),
-        |_| std::ops::ControlFlow::Continue(()),
-    )?;
-    som.meta_mut().image_shape = train.image_shape;
-    som.label_units(train)?;
-    Ok(som)
-}
-
 /// The faces experiment. ORL: a map trained on the classifier's training images, units labelled
 /// by subject; pairs of held-out images of different subjects (only subjects the map carries),
 /// MUSIC toward the target subject's units, scored by the identity classifier (`orl-*` files).
@@ -96,7 +74,7 @@ pub fn faces(
     device: &Device,
 ) -> Result<ExperimentReport> {
     ensure_dir(out)?;
-    let orl_som = train_map(
+    let orl_som = super::train_labelled_map(
         inputs.orl_train,
         maps.orl_side,
         maps.epochs,
@@ -143,7 +121,7 @@ pub fn faces(
     }
     let lfw_train = inputs.lfw.subset(&kept);
     let lfw_pool = inputs.lfw.subset(&held);
-    let lfw_som = train_map(&lfw_train, maps.lfw_side, maps.epochs, options.seed, device)?;
+    let lfw_som = super::train_labelled_map(&lfw_train, maps.lfw_side, maps.epochs, options.seed, device)?;
     let mut ordered: Vec<(usize, usize)> = (0..held.len())
         .flat_map(|a| {
             (0..held.len())

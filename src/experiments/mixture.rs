@@ -14,7 +14,7 @@ use crate::data::mixture::GaussianMixture;
 use crate::data::Samples;
 use crate::error::Result;
 use crate::music::{trajectories, MusicConfig, MusicMap, Target};
-use crate::som::{self, Som, SomConfig, TrainConfig};
+use crate::som::Som;
 use crate::viz::scatter2d;
 
 /// Options of the mixture experiment.
@@ -60,26 +60,6 @@ impl Default for MixtureOptions {
             music: MusicConfig::single_target_unit(),
         }
     }
-}
-
-/// A map trained on `train` and labelled with its classes.
-fn train_map(
-    train: &Samples,
-    side: usize,
-    epochs: usize,
-    seed: u64,
-    device: &Device,
-) -> Result<Som> {
-    let config = SomConfig::new(side, side, train.d_input).with_seed(seed);
-    let mut som = config.init(train, device)?;
-    som::train(
-        &mut som,
-        train,
-        &TrainConfig::new().with_n_epochs(epochs),
-        |_| std::ops::ControlFlow::Continue(()),
-    )?;
-    som.label_units(train)?;
-    Ok(som)
 }
 
 /// One mixture: training data, held-out pool, posterior.
@@ -129,7 +109,7 @@ pub fn mixture(options: &MixtureOptions, out: &Path, device: &Device) -> Result<
         ),
     ] {
         let (train, pool, posterior) = mixture_data(options, d)?;
-        let som = train_map(&train, side, options.epochs, options.seed, device)?;
+        let som = super::train_labelled_map(&train, side, options.epochs, options.seed, device)?;
         let pairs = class_pairs(&pool, None, options.n_pairs, options.seed)?;
         let setup = Setup {
             som: &som,

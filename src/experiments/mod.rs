@@ -54,6 +54,30 @@ pub struct ExperimentReport {
     pub json: serde_json::Value,
 }
 
+/// A `side x side` map trained on `train` for `epochs` batch epochs, carrying the data's image
+/// shape and its units labelled with the classes of `train`.
+pub(crate) fn train_labelled_map(
+    train: &crate::data::Samples,
+    side: usize,
+    epochs: usize,
+    seed: u64,
+    device: &burn::prelude::Device,
+) -> Result<crate::som::Som> {
+    use crate::som::{self, SomConfig, TrainConfig};
+    let mut som = SomConfig::new(side, side, train.d_input)
+        .with_seed(seed)
+        .init(train, device)?;
+    som::train(
+        &mut som,
+        train,
+        &TrainConfig::new().with_n_epochs(epochs),
+        |_| std::ops::ControlFlow::Continue(()),
+    )?;
+    som.meta_mut().image_shape = train.image_shape;
+    som.label_units(train)?;
+    Ok(som)
+}
+
 /// Writes a text file atomically.
 pub(crate) fn write_text(path: &Path, text: &str) -> Result<()> {
     crate::io::write_atomic(path, text.as_bytes())

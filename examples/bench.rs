@@ -254,12 +254,7 @@ fn spawn_worker(args: &Args, kind: &str, extra: &[&str], tuned: bool) -> anyhow:
         None => bail!(
             "worker {kind} {extra:?} failed ({}): {}",
             out.status,
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .rev()
-                .take(8)
-                .collect::<Vec<_>>()
-                .join(" | ")
+            stderr_tail(&out, 8)
         ),
     }
 }
@@ -332,6 +327,16 @@ fn setup_venv(dir: &Path, with_torch: bool) -> anyhow::Result<PathBuf> {
     Ok(dir.join("bin/python"))
 }
 
+/// The last `lines` lines of a finished process's stderr, newest first, on one line.
+fn stderr_tail(out: &std::process::Output, lines: usize) -> String {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .rev()
+        .take(lines)
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
 fn run_python(python: &Path, code: &str, args: &[String]) -> anyhow::Result<String> {
     let out = Command::new(python)
         .arg("-c")
@@ -340,15 +345,7 @@ fn run_python(python: &Path, code: &str, args: &[String]) -> anyhow::Result<Stri
         .output()
         .context("starting python")?;
     if !out.status.success() {
-        bail!(
-            "python failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .rev()
-                .take(6)
-                .collect::<Vec<_>>()
-                .join(" | ")
-        );
+        bail!("python failed: {}", stderr_tail(&out, 6));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -1227,12 +1224,7 @@ fn run_peers(
         bail!(
             "peers.py exited with {}: {}",
             out.status,
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .rev()
-                .take(6)
-                .collect::<Vec<_>>()
-                .join(" | ")
+            stderr_tail(&out, 6)
         );
     }
     let text = std::fs::read_to_string(dir.join("bench_results.json"))

@@ -25,23 +25,16 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::prelude::{Device, Tensor, TensorData};
-use burn::tensor::{DType, TensorCreationOptions};
+use burn::tensor::DType;
 use invsom::data::{load_split, Samples, Split};
 use invsom::inversion::{
     relative_errors, ErrorSummary, InversionConfig, InversionOperator, Lambda, Precision,
 };
-use invsom::tensor::{sq_distances, to_vec_f64};
+use invsom::tensor::{from_rows_f64, sq_distances, to_vec_f64};
 use rand::seq::index::sample;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
-
-fn f64_tensor(values: Vec<f64>, rows: usize, cols: usize, device: &Device) -> Tensor<2> {
-    Tensor::from_data(
-        TensorData::new(values, [rows, cols]),
-        TensorCreationOptions::new(device.clone()).with_dtype(DType::F64),
-    )
-}
 
 /// K random training digits plus small Gaussian pixel noise.
 fn digits_plus_noise(train: &Samples, k: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
@@ -166,7 +159,7 @@ fn main() -> invsom::Result<()> {
     let test = load_split(&dir, Split::Test)?.take(n_test);
     let (n, d) = (test.n_samples, test.d_input);
     let x_f64: Vec<f64> = test.values.iter().map(|&p| p as f64).collect();
-    let x_tensor = f64_tensor(x_f64.clone(), n, d, &device);
+    let x_tensor = from_rows_f64(x_f64.clone(), n, d, &device);
     let mut rng = ChaCha8Rng::seed_from_u64(2026);
     println!("MNIST test digits: {n} x {d}; device flex; pixels in [0, 1]");
 
@@ -194,7 +187,7 @@ fn main() -> invsom::Result<()> {
                 "digits+noise" => digits_plus_noise(&train, k, &mut rng),
                 _ => local_means(&train, k, 16, &mut rng, &device),
             };
-            let w = f64_tensor(codebook, k, d, &device);
+            let w = from_rows_f64(codebook, k, d, &device);
             report(kind, w, &InversionConfig::default(), &x_f64, &x_tensor)?;
         }
     }

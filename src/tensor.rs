@@ -20,6 +20,21 @@ pub fn from_rows_f64(values: Vec<f64>, n: usize, d: usize, device: &Device) -> T
     )
 }
 
+/// An `n x d` tensor of host f64 values in `dtype`: f64 as is, any other type as f32 (built
+/// directly in f32, since a device without f64 cannot cast from it).
+pub fn from_rows_as(
+    values: &[f64],
+    n: usize,
+    d: usize,
+    device: &Device,
+    dtype: DType,
+) -> Tensor<2> {
+    match dtype {
+        DType::F64 => from_rows_f64(values.to_vec(), n, d, device),
+        _ => from_rows(values.iter().map(|&v| v as f32).collect(), n, d, device),
+    }
+}
+
 /// A 1-D int tensor from host indices.
 pub fn indices(values: &[usize], device: &Device) -> Tensor<1, Int> {
     let v: Vec<i64> = values.iter().map(|&i| i as i64).collect();

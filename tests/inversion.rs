@@ -1,8 +1,8 @@
 //! Exact inversion of SOM activations: recovery, hull certificates, regularization, noise gain,
 //! partial activations and backend agreement, on small random problems built on the host.
 
-use burn::prelude::{Device, Tensor, TensorData};
-use burn::tensor::{DType, TensorCreationOptions};
+use burn::prelude::{Device, Tensor};
+use burn::tensor::DType;
 use invsom::inversion::{relative_errors, InversionConfig, InversionOperator, Lambda, Precision};
 use invsom::tensor::{indices, to_vec_f64};
 use invsom::Error;
@@ -26,16 +26,7 @@ fn activations(x: &[f64], w: &[f64], d: usize) -> Vec<f64> {
 }
 
 fn tensor(values: &[f64], rows: usize, cols: usize, device: &Device, dtype: DType) -> Tensor<2> {
-    match dtype {
-        DType::F64 => Tensor::from_data(
-            TensorData::new(values.to_vec(), [rows, cols]),
-            TensorCreationOptions::new(device.clone()).with_dtype(DType::F64),
-        ),
-        _ => {
-            let v: Vec<f32> = values.iter().map(|&x| x as f32).collect();
-            Tensor::from_data(TensorData::new(v, [rows, cols]), device)
-        }
-    }
+    invsom::tensor::from_rows_as(values, rows, cols, device, dtype)
 }
 
 fn operator(w: &[f64], k: usize, d: usize, config: &InversionConfig) -> InversionOperator {

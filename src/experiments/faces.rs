@@ -121,7 +121,8 @@ pub fn faces(
     }
     let lfw_train = inputs.lfw.subset(&kept);
     let lfw_pool = inputs.lfw.subset(&held);
-    let lfw_som = super::train_labelled_map(&lfw_train, maps.lfw_side, maps.epochs, options.seed, device)?;
+    let lfw_som =
+        super::train_labelled_map(&lfw_train, maps.lfw_side, maps.epochs, options.seed, device)?;
     let mut ordered: Vec<(usize, usize)> = (0..held.len())
         .flat_map(|a| {
             (0..held.len())

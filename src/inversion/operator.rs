@@ -3,13 +3,13 @@
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
-use burn::prelude::{Device, Tensor, TensorData};
-use burn::tensor::{s, DType, TensorCreationOptions};
+use burn::prelude::{Device, Tensor};
+use burn::tensor::{s, DType};
 use serde::Serialize;
 
 use super::config::{InversionConfig, Precision};
 use crate::error::{Error, Result};
-use crate::tensor::{check_finite_tensor, to_vec_f64};
+use crate::tensor::{check_finite_tensor, from_rows_as, to_vec_f64};
 
 /// What the codebook allows the inversion to recover, computed from the SVD of the centred codebook.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -84,20 +84,8 @@ struct HostParts {
 impl HostParts {
     /// Uploads the constants to `device` in `dtype` (f64, or f32 for anything else).
     fn upload(&self, k: usize, d: usize, device: &Device, dtype: DType) -> DeviceParts {
-        let upload = |values: &[f64], rows: usize, cols: usize| -> Tensor<2> {
-            match dtype {
-                DType::F64 => Tensor::from_data(
-                    TensorData::new(values.to_vec(), [rows, cols]),
-                    TensorCreationOptions::new(device.clone()).with_dtype(DType::F64),
-                ),
-                _ => {
-                    let v: Vec<f32> = values.iter().map(|&x| x as f32).collect();
-                    Tensor::from_data(
-                        TensorData::new(v, [rows, cols]),
-                        TensorCreationOptions::new(device.clone()).with_dtype(DType::F32),
-                    )
-                }
-            }
+        let upload = |values: &[f64], rows: usize, cols: usize| {
+            from_rows_as(values, rows, cols, device, dtype)
         };
         let projector_t = upload(&self.projector_t, k, d);
         DeviceParts {

@@ -1,13 +1,9 @@
 //! The real `invsom` binary: success paths and failures with messages that name the problem.
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 
-fn invsom() -> Command {
-    let mut cmd = Command::cargo_bin("invsom").unwrap();
-    cmd.env("XDG_RUNTIME_DIR", "/tmp");
-    cmd
-}
+mod common;
+use common::{invsom, train_fixture};
 
 fn json(out: &[u8]) -> serde_json::Value {
     serde_json::from_slice(out)
@@ -27,23 +23,8 @@ fn help_lists_the_commands() {
 fn train_then_info_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("m");
-    let out = invsom()
-        .args([
-            "--json",
-            "train",
-            "--fixture",
-            "mnist",
-            "--limit",
-            "300",
-            "--rows",
-            "6",
-            "--cols",
-            "7",
-            "--epochs",
-            "3",
-            "--out",
-        ])
-        .arg(&model)
+    let out = train_fixture(300, 6, 7, 3, &model)
+        .arg("--json")
         .assert()
         .success()
         .get_output()
@@ -189,22 +170,7 @@ fn corrupt_model_and_unwritable_output_fail_cleanly() {
         .stderr(predicate::str::contains("metadata.json"));
     let file = dir.path().join("plain-file");
     std::fs::write(&file, "x").unwrap();
-    invsom()
-        .args([
-            "train",
-            "--fixture",
-            "mnist",
-            "--limit",
-            "50",
-            "--rows",
-            "3",
-            "--cols",
-            "3",
-            "--epochs",
-            "1",
-            "--out",
-        ])
-        .arg(file.join("model"))
+    train_fixture(50, 3, 3, 1, &file.join("model"))
         .assert()
         .failure()
         .stderr(predicate::str::contains("plain-file"));
@@ -214,24 +180,7 @@ fn corrupt_model_and_unwritable_output_fail_cleanly() {
 fn invert_reports_rank_conditioning_and_errors() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("m");
-    invsom()
-        .args([
-            "train",
-            "--fixture",
-            "mnist",
-            "--limit",
-            "300",
-            "--rows",
-            "6",
-            "--cols",
-            "6",
-            "--epochs",
-            "2",
-            "--out",
-        ])
-        .arg(&model)
-        .assert()
-        .success();
+    train_fixture(300, 6, 6, 2, &model).assert().success();
     for precision in ["f64", "f32"] {
         let out = invsom()
             .args([

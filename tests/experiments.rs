@@ -4,9 +4,11 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use assert_cmd::Command;
 use burn::prelude::Device;
 use predicates::prelude::*;
+
+mod common;
+use common::{invsom, train_fixture};
 
 use invsom::classifier::{train_classifier, Classifier, ClassifierConfig, TrainOptions};
 use invsom::data::{fixtures, Samples};
@@ -267,31 +269,10 @@ fn faces_run_on_the_lfw_fixture() {
 
 // --- the `invsom music` command -------------------------------------------------------------
 
-fn invsom() -> Command {
-    let mut cmd = Command::cargo_bin("invsom").unwrap();
-    cmd.env("XDG_RUNTIME_DIR", "/tmp");
-    cmd
-}
-
 fn trained_model(dir: &Path) -> std::path::PathBuf {
     let model = dir.join("m");
-    invsom()
-        .args([
-            "--json",
-            "train",
-            "--fixture",
-            "mnist",
-            "--limit",
-            "300",
-            "--rows",
-            "5",
-            "--cols",
-            "5",
-            "--epochs",
-            "3",
-            "--out",
-        ])
-        .arg(&model)
+    train_fixture(300, 5, 5, 3, &model)
+        .arg("--json")
         .assert()
         .success();
     model

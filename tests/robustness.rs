@@ -4,35 +4,16 @@
 use std::fs;
 use std::path::Path;
 
-use assert_cmd::Command;
 use burn::prelude::Device;
 use predicates::prelude::*;
 use proptest::prelude::*;
 
-fn invsom() -> Command {
-    let mut cmd = Command::cargo_bin("invsom").unwrap();
-    cmd.env("XDG_RUNTIME_DIR", "/tmp");
-    cmd
-}
+mod common;
+use common::{invsom, train_fixture};
 
 fn train_small(out: &Path, threads: &str) {
-    invsom()
+    train_fixture(400, 8, 8, 3, out)
         .env("RAYON_NUM_THREADS", threads)
-        .args([
-            "train",
-            "--fixture",
-            "mnist",
-            "--limit",
-            "400",
-            "--rows",
-            "8",
-            "--cols",
-            "8",
-            "--epochs",
-            "3",
-            "--out",
-        ])
-        .arg(out)
         .assert()
         .success();
 }

@@ -96,6 +96,26 @@ fn load_classifier(
     Ok(Classifier::load(&dir.join(name), device)?)
 }
 
+/// The trained MNIST map, the test and training splits, and the digit classifier.
+struct MnistData {
+    som: invsom::som::Som,
+    test: Samples,
+    train: Samples,
+    classifier: Classifier,
+}
+
+impl MnistData {
+    /// Pairs are drawn from the test split; the training split is the on-manifold reference.
+    fn inputs(&self) -> ImageInputs<'_> {
+        ImageInputs {
+            som: &self.som,
+            classifier: &self.classifier,
+            pool: &self.test,
+            train: &self.train,
+        }
+    }
+}
+
 pub fn run(global: &Global, args: &ExperimentArgs) -> anyhow::Result<()> {
     let device = global.device()?;
     ensure_dir(&args.out)?;
@@ -109,12 +129,14 @@ pub fn run(global: &Global, args: &ExperimentArgs) -> anyhow::Result<()> {
         zoom: 1,
         music: music.clone(),
     };
-    let load_mnist = || -> anyhow::Result<(invsom::som::Som, Samples, Samples, Classifier)> {
+    let load_mnist = || -> anyhow::Result<MnistData> {
         let (som, _) = invsom::records::load(&args.model, &device)?;
-        let test = load_split(&args.data_dir, Split::Test)?;
-        let train = load_split(&args.data_dir, Split::Train)?;
-        let classifier = load_classifier(&args.classifiers, "mnist", &device)?;
-        Ok((som, test, train, classifier))
+        Ok(MnistData {
+            som,
+            test: load_split(&args.data_dir, Split::Test)?,
+            train: load_split(&args.data_dir, Split::Train)?,
+            classifier: load_classifier(&args.classifiers, "mnist", &device)?,
+        })
     };
     let report = match args.name {
         ExperimentName::Mixture2d => {
@@ -127,14 +149,13 @@ pub fn run(global: &Global, args: &ExperimentArgs) -> anyhow::Result<()> {
             experiments::mixture(&options, &args.out, &device)?
         }
         ExperimentName::Mnist => {
-            let (som, test, train, classifier) = load_mnist()?;
-            let inputs = ImageInputs {
-                som: &som,
-                classifier: &classifier,
-                pool: &test,
-                train: &train,
-            };
-            experiments::mnist(&inputs, &image_options(540, 10_000), &args.out, &device)?
+            let mnist = load_mnist()?;
+            experiments::mnist(
+                &mnist.inputs(),
+                &image_options(540, 10_000),
+                &args.out,
+                &device,
+            )?
         }
         ExperimentName::Faces => {
             let orl_classifier = load_classifier(&args.classifiers, "orl", &device)?;
@@ -174,13 +195,8 @@ pub fn run(global: &Global, args: &ExperimentArgs) -> anyhow::Result<()> {
             )?
         }
         ExperimentName::Variants => {
-            let (som, test, train, classifier) = load_mnist()?;
-            let inputs = ImageInputs {
-                som: &som,
-                classifier: &classifier,
-                pool: &test,
-                train: &train,
-            };
+            let mnist = load_mnist()?;
+            let inputs = mnist.inputs();
             let options = VariantOptions {
                 n_pairs: args.pairs.unwrap_or(180),
                 n_reference: args.reference.unwrap_or(5000),

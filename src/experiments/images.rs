@@ -30,6 +30,29 @@ pub struct ImageInputs<'a> {
     pub train: &'a Samples,
 }
 
+impl<'a> ImageInputs<'a> {
+    /// The evaluation setup of these inputs: the classifier scores, `n_reference` training
+    /// samples are the on-manifold reference, `chunk` trajectories run per batch.
+    pub(crate) fn setup(
+        &self,
+        target_mode: TargetMode,
+        n_reference: usize,
+        chunk: usize,
+        device: &Device,
+    ) -> Setup<'a> {
+        Setup {
+            som: self.som,
+            pool: self.pool,
+            reference: reference(self.train, n_reference, device),
+            scorer: self.classifier as &dyn Scorer,
+            image_shape: self.pool.image_shape,
+            target_mode,
+            chunk,
+            device: device.clone(),
+        }
+    }
+}
+
 /// Options of an image experiment.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ImageOptions {
@@ -236,16 +259,7 @@ pub(crate) fn image_experiment(
         options.n_pairs,
         options.seed,
     )?;
-    let setup = Setup {
-        som: inputs.som,
-        pool: inputs.pool,
-        reference: reference(inputs.train, options.n_reference, device),
-        scorer: inputs.classifier as &dyn Scorer,
-        image_shape: inputs.pool.image_shape,
-        target_mode,
-        chunk: options.chunk,
-        device: device.clone(),
-    };
+    let setup = inputs.setup(target_mode, options.n_reference, options.chunk, device);
     let extra = json!({
         "prototype_agreement": prototype_agreement(inputs.som, inputs.classifier, device),
         "map": format!("{}x{} units, D = {}", inputs.som.lattice().rows(), inputs.som.lattice().cols(), inputs.som.d_input()),

@@ -6,8 +6,8 @@ use burn::prelude::Device;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::eval::{class_pairs, evaluate, Scorer, Setup, TargetMode};
-use super::images::{check_classifier, map_classes, reference, ImageInputs};
+use super::eval::{class_pairs, evaluate, TargetMode};
+use super::images::{check_classifier, map_classes, ImageInputs};
 use super::summary::{summarize, Summary};
 use super::{ensure_dir, write_json, write_text, ExperimentReport};
 use crate::error::Result;
@@ -221,16 +221,12 @@ pub fn variants(
     check_classifier(inputs.classifier, inputs.pool)?;
     let classes = map_classes(inputs.som)?;
     let pairs = class_pairs(inputs.pool, Some(&classes), options.n_pairs, options.seed)?;
-    let setup = Setup {
-        som: inputs.som,
-        pool: inputs.pool,
-        reference: reference(inputs.train, options.n_reference, device),
-        scorer: inputs.classifier as &dyn Scorer,
-        image_shape: inputs.pool.image_shape,
-        target_mode: TargetMode::Class,
-        chunk: options.chunk,
-        device: device.clone(),
-    };
+    let setup = inputs.setup(
+        TargetMode::Class,
+        options.n_reference,
+        options.chunk,
+        device,
+    );
     let mut rows = Vec::new();
     let mut pictures: Vec<Vec<Vec<f32>>> = Vec::new();
     for variant in &options.variants {

@@ -56,10 +56,8 @@ pub struct Inversion {
 /// The operator's constants on its device, in one float type.
 #[derive(Clone, Debug)]
 struct DeviceParts {
-    /// `P_lambda^T`, `[K, D]`.
-    projector_t: Tensor<2>,
-    /// `-P_lambda^T / 2` (exact: a power-of-two scaling), so that inverting is one product and
-    /// one broadcast addition.
+    /// `-P_lambda^T / 2`, `[K, D]`, so that inverting is one product and one broadcast
+    /// addition; `P_lambda^T` is this times -2 (power-of-two scalings are exact).
     neg_half_projector_t: Tensor<2>,
     /// `w_bar + P n / 2` split as `y_offset = P n / 2` (`[1, D]`) and `centre = w_bar` (`[1, D]`).
     y_offset: Tensor<2>,
@@ -87,10 +85,8 @@ impl HostParts {
         let upload = |values: &[f64], rows: usize, cols: usize| {
             from_rows_as(values, rows, cols, device, dtype)
         };
-        let projector_t = upload(&self.projector_t, k, d);
         DeviceParts {
-            neg_half_projector_t: projector_t.clone() * -0.5,
-            projector_t,
+            neg_half_projector_t: upload(&self.projector_t, k, d) * -0.5,
             y_offset: upload(&self.y_offset, 1, d),
             centre: upload(&self.centre, 1, d),
             codebook: upload(&self.codebook, k, d),
@@ -326,7 +322,7 @@ impl InversionOperator {
     /// # Shapes
     /// - returns `[K, D]`
     pub fn projector_t(&self, precision: Precision) -> Tensor<2> {
-        self.parts(precision).projector_t.clone()
+        self.parts(precision).neg_half_projector_t.clone() * -2.0
     }
 
     /// The prototypes' mean `w_bar`, `[D]`.

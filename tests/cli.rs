@@ -2,8 +2,7 @@
 
 use predicates::prelude::*;
 
-mod common;
-use common::{invsom, train_fixture};
+use crate::common::{invsom, train_fixture};
 
 fn json(out: &[u8]) -> serde_json::Value {
     serde_json::from_slice(out)

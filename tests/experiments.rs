@@ -7,8 +7,7 @@ use std::path::Path;
 use burn::prelude::Device;
 use predicates::prelude::*;
 
-mod common;
-use common::{invsom, train_fixture};
+use crate::common::{invsom, train_fixture};
 
 use invsom::classifier::{train_classifier, Classifier, ClassifierConfig, TrainOptions};
 use invsom::data::{fixtures, Samples};

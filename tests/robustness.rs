@@ -8,8 +8,7 @@ use burn::prelude::Device;
 use predicates::prelude::*;
 use proptest::prelude::*;
 
-mod common;
-use common::{invsom, train_fixture};
+use crate::common::{invsom, train_fixture};
 
 fn train_small(out: &Path, threads: &str) {
     train_fixture(400, 8, 8, 3, out)

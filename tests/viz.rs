@@ -139,7 +139,7 @@ fn save_is_atomic_and_reports_unwritable_paths() {
 }
 
 /// Writes example pictures of every kind from the embedded fixtures, for looking at by eye:
-/// `cargo test --features wgpu --test viz -- --ignored`, pictures in `target/viz-gallery/`.
+/// `cargo test --features wgpu --test suite viz:: -- --ignored`, pictures in `target/viz-gallery/`.
 #[test]
 #[ignore = "writes pictures for visual inspection"]
 fn gallery() {

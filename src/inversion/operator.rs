@@ -381,9 +381,9 @@ impl InversionOperator {
         while start < n {
             let end = (start + block).min(n);
             let a = activations.clone().slice(s![start..end, ..]);
+            // A NaN or an infinity anywhere in a row makes its mean non-finite: checking the B
+            // means instead of the B x K values spares a pass; the full check then names it.
             let mean = a.clone().mean_dim(1); // [B, 1]
-                                              // A NaN or an infinity anywhere in a row makes its mean non-finite: checking the B
-                                              // means instead of the B x K values spares a pass; the full check then names it.
             if !mean.clone().is_finite().all().into_scalar::<bool>() {
                 check_finite_tensor(&a, "activations", ACTIVATION_FIX)?;
             }

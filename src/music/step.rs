@@ -212,7 +212,8 @@ impl MusicStepper {
         let dist = sq_distances(x.clone(), self.codebook.clone()); // [N, K]
         let bmu = dist.clone().argmin(1).reshape([n]);
         let is_candidate = targets.candidates.clone().greater_elem(0.5); // [N, K]
-                                                                         // Units that may not be preserved: the candidates and the free units.
+
+        // Units that may not be preserved: the candidates and the free units.
         let unpreservable = match &targets.free {
             Some(free) => (targets.candidates.clone() + free.clone()).clamp_max(1.0),
             None => targets.candidates.clone(),

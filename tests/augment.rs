@@ -10,6 +10,7 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::{Device, Int, Tensor, TensorData};
 
+use crate::common::max_abs_diff;
 use invsom::augment::{
     augment_batch, augment_samples, blend_within_class, AugmentMap, AugmentedDataset, MusicAugment,
 };
@@ -45,14 +46,6 @@ fn cfg(n_variants: usize, seed: u64) -> MusicAugment {
         seed,
         ..MusicAugment::default()
     }
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 #![cfg(feature = "wgpu")]
 
+use crate::common::max_abs_diff;
 use burn::prelude::Device;
 use invsom::data::mixture::GaussianMixture;
 use invsom::som::{Init, SomConfig, TrainConfig, TrainMode};
@@ -58,11 +59,7 @@ fn bmus_and_one_epoch_agree_between_flex_and_wgpu() {
             to_vec_f32(cpu_som.codebook()),
             to_vec_f32(gpu_som.codebook()),
         );
-        let max_diff = a
-            .iter()
-            .zip(&b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0f32, f32::max);
+        let max_diff = max_abs_diff(&a, &b);
         assert!(
             max_diff < 1e-4,
             "{kind:?} {mode:?}: codebooks differ by {max_diff}"

@@ -1,6 +1,7 @@
 //! MUSIC trajectories: exactness at zero perturbation, the large-damping limit, batching, reaching
 //! targets on a seeded mixture-like map, the variants, errors, and flex/wgpu agreement.
 
+use crate::common::max_abs_diff;
 use burn::prelude::{Device, Tensor};
 use invsom::music::{
     global_edit_invert, linear_interpolation, music_step, project_on_sheet, trajectories, EndPoint,
@@ -260,11 +261,7 @@ fn batched_step_equals_one_by_one() {
                 )
                 .unwrap(),
             );
-            let diff = one
-                .iter()
-                .zip(&batch[i * D..(i + 1) * D])
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f32, f32::max);
+            let diff = max_abs_diff(&one, &batch[i * D..(i + 1) * D]);
             assert!(diff < 1e-4, "{preserved:?}, trajectory {i}: {diff}");
         }
     }
@@ -696,11 +693,7 @@ fn flex_and_wgpu_agree() {
         )
     };
     let (a, b) = (run(&flex), run(&wgpu));
-    let diff = a
-        .iter()
-        .zip(&b)
-        .map(|(p, q)| (p - q).abs())
-        .fold(0.0f32, f32::max);
+    let diff = max_abs_diff(&a, &b);
     assert!(diff < 1e-3, "flex and wgpu steps differ by {diff}");
 
     // A short trajectory agrees too.

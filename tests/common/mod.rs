@@ -27,3 +27,12 @@ pub fn train_fixture(limit: usize, rows: usize, cols: usize, epochs: usize, out:
         .arg(out);
     cmd
 }
+
+/// The largest absolute difference between two equally long slices.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}

@@ -291,6 +291,21 @@ fn recovered_inputs_keep_the_best_matching_unit() {
 }
 
 #[test]
+fn an_empty_batch_inverts_to_an_empty_batch() {
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let (k, d) = (9, 4);
+    let w = normal(k * d, &mut rng);
+    let op = operator(&w, k, d, &InversionConfig::default());
+    for precision in [Precision::F32, Precision::F64] {
+        let inv = op
+            .invert(tensor(&[], 0, k, &Device::flex(), DType::F64), precision)
+            .expect("an empty batch is not an error");
+        assert_eq!(inv.inputs.dims(), [0, d]);
+        assert_eq!(inv.off_hull.dims(), [0]);
+    }
+}
+
+#[test]
 fn batch_equals_one_by_one() {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let (k, d, n) = (9, 4, 6);

@@ -377,8 +377,8 @@ impl InversionOperator {
         let block = crate::som::default_chunk_size(n, k);
         let mut inputs = Vec::with_capacity(n.div_ceil(block));
         let mut off_hull = Vec::with_capacity(n.div_ceil(block));
-        let mut start = 0;
-        while start < n {
+        // An empty batch is one empty block, so that the result keeps its `[0, D]` shape.
+        for start in (0..n.max(1)).step_by(block) {
             let end = (start + block).min(n);
             let a = activations.clone().slice(s![start..end, ..]);
             // A NaN or an infinity anywhere in a row makes its mean non-finite: checking the B
@@ -395,7 +395,6 @@ impl InversionOperator {
             let off_hull_sq = mean - self.mean_norm - y_norm;
             off_hull.push(off_hull_sq.clamp_min(0.0).sqrt().reshape([end - start]));
             inputs.push(y + parts.centre.clone());
-            start = end;
         }
         let (inputs, off_hull) = if inputs.len() == 1 {
             (inputs.remove(0), off_hull.remove(0))

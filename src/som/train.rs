@@ -465,11 +465,8 @@ impl Som {
     ) {
         let [k, d] = sums.dims();
         let w = self.codebook();
-        // One smoothing of `[S | c]`: a non-separable kernel's `K x K` blocks are built once for
-        // both, not once each.
-        let smoothed = self.smooth(Tensor::cat(vec![sums, counts], 1), sigma, positions);
-        let num = smoothed.clone().slice(s![.., 0..d]);
-        let den = smoothed.slice(s![.., d..d + 1]);
+        let num = self.smooth(sums, sigma, positions);
+        let den = self.smooth(counts, sigma, positions);
         let empty = den.clone().lower_equal_elem(1e-12).expand([k, d]);
         let updated = (num / den.clamp_min(1e-12)).mask_where(empty, w);
         self.set_codebook(updated);

@@ -214,6 +214,20 @@ fn device_of(name: &str) -> anyhow::Result<Device> {
     Ok(kind.device()?)
 }
 
+/// The best wall time of `reps` runs of `f` (at least one), and what the last run returned.
+fn best_of<T>(reps: usize, mut f: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result<(f64, T)> {
+    let mut best = f64::INFINITY;
+    let mut last = None;
+    for _ in 0..reps.max(1) {
+        let t0 = Instant::now();
+        let out = f()?;
+        best = best.min(t0.elapsed().as_secs_f64());
+        // The previous run's result is dropped here, outside the timed region.
+        last = Some(out);
+    }
+    Ok((best, last.expect("at least one run")))
+}
+
 /// Waits for every queued operation producing `t` (a one-value read-back).
 fn sync(t: &Tensor<2>) {
     let _ = t.clone().slice([0..1, 0..1]).into_scalar::<f32>();
@@ -464,38 +478,27 @@ fn worker_sgemm(args: &Args) -> anyhow::Result<Value> {
     let b = from_rows(random(k * n), k, n, &device);
     let w = from_rows(random(n * k), n, k, &device);
     let reps = if args.backend == "wgpu" { 3 } else { 7 };
-    let time = |rhs: &Tensor<2>| {
-        let t0 = Instant::now();
+    let product = |rhs: &Tensor<2>| {
         sync(&a.clone().matmul(rhs.clone()));
-        let first = t0.elapsed().as_secs_f64();
-        let mut best = f64::INFINITY;
-        for _ in 0..reps {
-            let t0 = Instant::now();
-            sync(&a.clone().matmul(rhs.clone()));
-            best = best.min(t0.elapsed().as_secs_f64());
-        }
-        (first, best)
+        Ok(())
     };
-    let (first_b, best_b) = time(&b);
-    let (_, best_wt) = time(&w.clone().transpose());
+    let (first_b, _) = best_of(1, || product(&b))?;
+    let (best_b, _) = best_of(reps, || product(&b))?;
+    let (best_wt, _) = best_of(reps, || product(&w.clone().transpose()))?;
     // The same product in row blocks of the epoch's chunk size, each block dropped after use:
     // the kernel's throughput without mapping a fresh 36 MB output (page faults) every call.
     let block = invsom::som::default_chunk_size(m, n);
-    let mut best_blocked = f64::INFINITY;
-    for _ in 0..reps {
-        let t0 = Instant::now();
-        let mut start = 0;
-        while start < m {
+    let (best_blocked, _) = best_of(reps, || {
+        for start in (0..m).step_by(block) {
             let end = (start + block).min(m);
             sync(
                 &a.clone()
                     .slice([start..end, 0..k])
                     .matmul(w.clone().transpose()),
             );
-            start = end;
         }
-        best_blocked = best_blocked.min(t0.elapsed().as_secs_f64());
-    }
+        Ok(())
+    })?;
     let flops = 2.0 * (m * k * n) as f64;
     Ok(json!({
         "backend": args.backend, "shape": format!("{m}x{k} @ {k}x{n}"),
@@ -640,13 +643,7 @@ fn epoch_breakdown(x: &Tensor<2>, som: &Som, sigma: f64) -> anyhow::Result<Value
     }
     let best = |i: usize| runs.iter().map(|t| t[i]).fold(f64::INFINITY, f64::min);
     let mut copy = som.clone();
-    let step_s = (0..5)
-        .map(|_| {
-            let t0 = Instant::now();
-            let _ = copy.batch_step(x, sigma);
-            t0.elapsed().as_secs_f64()
-        })
-        .fold(f64::INFINITY, f64::min);
+    let (step_s, _) = best_of(5, || Ok(copy.batch_step(x, sigma)?))?;
     let (gemm_s, scale_s, argmin_s, scatter_s) = (best(0), best(1), best(2), best(3));
     Ok(json!({
         "chunk_rows": chunk,
@@ -773,15 +770,12 @@ fn worker_inversion_music(args: &Args) -> anyhow::Result<Value> {
     // as many samples of this machine's noise as "best epoch" is.
     let reps = epochs.max(2);
 
-    let mut build_s = f64::INFINITY;
-    let mut operator = None;
-    for _ in 0..reps {
-        let t0 = Instant::now();
-        let op = InversionOperator::new(&codebook, &InversionConfig::default())?;
-        build_s = build_s.min(t0.elapsed().as_secs_f64());
-        operator = Some(op);
-    }
-    let operator = operator.expect("at least one build");
+    let (build_s, operator) = best_of(reps, || {
+        Ok(InversionOperator::new(
+            &codebook,
+            &InversionConfig::default(),
+        )?)
+    })?;
     // What the build costs beyond its one factorisation: the thin SVD of the centred 900 x 784
     // codebook alone, and, for comparison, the eigendecomposition of its Gram matrix (faster, but
     // it squares the condition number, which is why the operator does not use it).
@@ -796,17 +790,16 @@ fn worker_inversion_music(args: &Args) -> anyhow::Result<Value> {
                 .for_each(|(c, v)| *c += v / k as f64);
         }
         let centred = faer::Mat::<f64>::from_fn(k, D, |i, j| host[i * D + j] - centre[j]);
-        let (mut svd_s, mut gram_eig_s) = (f64::INFINITY, f64::INFINITY);
-        for _ in 0..reps {
-            let t0 = Instant::now();
-            let svd = centred.thin_svd();
-            svd_s = svd_s.min(t0.elapsed().as_secs_f64());
-            anyhow::ensure!(svd.is_ok(), "the SVD did not converge");
-            let t0 = Instant::now();
-            let eig = (centred.transpose() * &centred).self_adjoint_eigen(faer::Side::Lower);
-            gram_eig_s = gram_eig_s.min(t0.elapsed().as_secs_f64());
-            anyhow::ensure!(eig.is_ok(), "the eigendecomposition did not converge");
-        }
+        let (svd_s, _) = best_of(reps, || {
+            centred
+                .thin_svd()
+                .map_err(|e| anyhow::anyhow!("the SVD did not converge: {e:?}"))
+        })?;
+        let (gram_eig_s, _) = best_of(reps, || {
+            (centred.transpose() * &centred)
+                .self_adjoint_eigen(faer::Side::Lower)
+                .map_err(|e| anyhow::anyhow!("the eigendecomposition did not converge: {e:?}"))
+        })?;
         (svd_s, gram_eig_s)
     };
     // f32 activations (what a map computes in f32) for the f32 path; f64 ones (Som::activations_f64)
@@ -821,19 +814,15 @@ fn worker_inversion_music(args: &Args) -> anyhow::Result<Value> {
         (Precision::F32, &activations_f32),
         (Precision::F64, &activations_f64),
     ] {
-        let mut best = f64::INFINITY;
-        let mut last = None;
-        for _ in 0..reps {
-            // Timed like an epoch: the product on the device, synchronised by a one-value read.
-            // The copy of the inputs to the host is not part of inverting, and is made once after
-            // the runs, so that its 63 MB are not allocated and freed between them.
-            let t0 = Instant::now();
+        // Timed like an epoch: the product on the device, synchronised by a one-value read.
+        // The copy of the inputs to the host is not part of inverting, and is made once after
+        // the runs, so that its 63 MB are not allocated and freed between them.
+        let (best, last) = best_of(reps, || {
             let inv = operator.invert(activations.clone(), precision)?;
             sync(&inv.inputs);
-            best = best.min(t0.elapsed().as_secs_f64());
-            last = Some(inv);
-        }
-        let recovered = to_vec_f64(last.expect("one run").inputs);
+            Ok(inv)
+        })?;
+        let recovered = to_vec_f64(last.inputs);
         let errors = relative_errors(&originals, &recovered, D);
         let summary = ErrorSummary::of(&errors);
         inversion.insert(
@@ -848,9 +837,7 @@ fn worker_inversion_music(args: &Args) -> anyhow::Result<Value> {
     let product_s = {
         let rhs = operator.projector_t(Precision::F32);
         let block = invsom::som::default_chunk_size(N, rows * rows);
-        let mut best = f64::INFINITY;
-        for _ in 0..reps {
-            let t0 = Instant::now();
+        let (best, _) = best_of(reps, || {
             let blocks: Vec<Tensor<2>> = (0..N)
                 .step_by(block)
                 .map(|start| {
@@ -862,8 +849,8 @@ fn worker_inversion_music(args: &Args) -> anyhow::Result<Value> {
                 })
                 .collect();
             sync(&Tensor::cat(blocks, 0));
-            best = best.min(t0.elapsed().as_secs_f64());
-        }
+            Ok(())
+        })?;
         best
     };
 

@@ -432,7 +432,7 @@ impl Som {
             self.apply_sums(sums, counts, sigma, positions);
             return;
         }
-        let den = self.smooth(counts, sigma, positions);
+        let [den] = self.smooth([counts], sigma, positions);
         let empty = den.clone().lower_equal_elem(1e-12);
         let den = den.clamp_min(1e-12);
         let lattice = self.lattice().clone();
@@ -465,8 +465,7 @@ impl Som {
     ) {
         let [k, d] = sums.dims();
         let w = self.codebook();
-        let num = self.smooth(sums, sigma, positions);
-        let den = self.smooth(counts, sigma, positions);
+        let [num, den] = self.smooth([sums, counts], sigma, positions);
         let empty = den.clone().lower_equal_elem(1e-12).expand([k, d]);
         let updated = (num / den.clamp_min(1e-12)).mask_where(empty, w);
         self.set_codebook(updated);
@@ -477,16 +476,22 @@ impl Som {
         self.lattice().kind() == LatticeKind::Rectangular && self.config().neighbourhood.separable()
     }
 
-    /// Neighbourhood smoothing of per-unit statistics `m` (`K x width`): `H m`.
-    fn smooth(&self, m: Tensor<2>, sigma: f64, positions: &Tensor<2>) -> Tensor<2> {
+    /// Neighbourhood smoothing of per-unit statistics (each `K x width`): `H m` for each `m`.
+    /// A non-separable kernel's `K x K` blocks are built once for all of them.
+    fn smooth<const M: usize>(
+        &self,
+        ms: [Tensor<2>; M],
+        sigma: f64,
+        positions: &Tensor<2>,
+    ) -> [Tensor<2>; M] {
         let lattice = self.lattice();
         let kernel = self.config().neighbourhood;
         if self.separable_smoothing() {
-            return smooth_separable(lattice, kernel, m, sigma);
+            return ms.map(|m| smooth_separable(lattice, kernel, m, sigma));
         }
         let k = lattice.n_units();
         let block = (KERNEL_BLOCK_ELEMS / k).clamp(1, k);
-        let mut rows = Vec::new();
+        let mut rows: [Vec<Tensor<2>>; M] = std::array::from_fn(|_| Vec::new());
         let mut start = 0;
         while start < k {
             let end = (start + block).min(k);
@@ -495,10 +500,13 @@ impl Som {
                 positions.clone().slice(s![start..end, ..]),
                 positions.clone(),
             );
-            rows.push(kernel.weights(d2, sigma).matmul(m.clone()));
+            let h = kernel.weights(d2, sigma);
+            for (rows, m) in rows.iter_mut().zip(&ms) {
+                rows.push(h.clone().matmul(m.clone()));
+            }
             start = end;
         }
-        Tensor::cat(rows, 0)
+        rows.map(|rows| Tensor::cat(rows, 0))
     }
 
     fn online_step_with(
